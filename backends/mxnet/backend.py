@@ -1,0 +1,123 @@
+"""The MXNet implementation of ``common.interface.StyleBackend``."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd, gluon, nd
+
+from common.config import AdamSettings, LossWeights
+from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
+from common.objective import weighted_losses
+
+from . import device as devices
+from . import losses, transforms
+from .optimizer import make_trainer, prepare_update, set_learning_rate
+from .vgg import FeatureTaps, build_features
+
+# VGG has no dropout or batch norm, so train_mode looks irrelevant, but it is not: with oneDNN
+# (on by default on the CPU), MaxPool2D run under record(train_mode=False) keeps no record of
+# where each maximum was, and its backward sends the gradient to the wrong pixels (measured:
+# tests/test_framework_traps.py). Record in training mode, and take targets in it too.
+TRAINING_MODE = True
+
+
+class MXNetBackend(StyleBackend):
+    name = "mxnet"
+    framework = f"MXNet {mx.__version__}"
+    asynchronous = True  # the engine queues work on every device; synchronize() waits for it
+    adam_epsilon = "uncorrected"
+    losses = losses
+
+    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
+        self._ctx = devices.resolve_device(device)
+        self._features = build_features(weights, last_layer, self._ctx)
+        self._x: gluon.Parameter | None = None
+
+    @classmethod
+    def gpu_status(cls) -> GpuStatus:
+        return devices.gpu_status()
+
+    @property
+    def device(self) -> str:
+        return devices.describe(self._ctx)
+
+    def synchronize(self) -> None:
+        devices.synchronize()
+
+    def weight_gradients_enabled(self) -> bool:
+        return any(p.grad_req != "null" for p in self._features.collect_params().values())
+
+    def _native(self, array: np.ndarray) -> nd.NDArray:
+        return nd.array(np.asarray(array, dtype=np.float32), ctx=self._ctx, dtype=np.float32)
+
+    def _numpy(self, value: nd.NDArray) -> np.ndarray:
+        return value.asnumpy()  # waits for the value: MXNet's one implicit synchronisation point
+
+    # -- stages --------------------------------------------------------------
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        return self._numpy(transforms.preprocess(self._native(image)))
+
+    def postprocess(self, x: np.ndarray) -> np.ndarray:
+        return self._numpy(transforms.postprocess(self._native(x)))
+
+    def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
+        # Training-mode forward without recording: the same kernels as the training steps (see
+        # TRAINING_MODE above), so the content loss of the content image is exactly 0 at step 1.
+        with autograd.train_mode():
+            return [self._numpy(y) for y in FeatureTaps(self._features, layers)(self._native(x))]
+
+    def _objective(self, x: nd.NDArray, taps: FeatureTaps, content: Mapping[int, nd.NDArray],
+                   grams: Mapping[int, nd.NDArray], weights: LossWeights) -> LossTerms[nd.NDArray]:
+        features = dict(zip(taps.layers, taps(x)))
+        return weighted_losses(losses, features, x, content, grams, weights)
+
+    def _prepare(self, targets: Targets) -> tuple[FeatureTaps, dict[int, nd.NDArray], dict[int, nd.NDArray]]:
+        return (FeatureTaps(self._features, targets.layers),
+                {i: self._native(y) for i, y in targets.content.items()},
+                {i: self._native(g) for i, g in targets.grams.items()})
+
+    @staticmethod
+    def _floats(terms: LossTerms[nd.NDArray]) -> LossTerms[float]:
+        # One asnumpy() for all four numbers: one wait on the engine.
+        return LossTerms(*nd.concat(*[t.reshape((1,)) for t in terms], dim=0).asnumpy().tolist())
+
+    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+        image = self._native(x)
+        image.attach_grad()
+        prepared = self._prepare(targets)
+        with autograd.record(train_mode=TRAINING_MODE):
+            terms = self._objective(image, *prepared, weights)
+        terms.total.backward()
+        return self._floats(terms), self._numpy(image.grad)
+
+    # -- training ------------------------------------------------------------
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
+        # The synthesized image is the only parameter (the chapter wraps it in a Block).
+        self._x = gluon.Parameter("synthesized_image", shape=init.shape)
+        self._x.initialize(ctx=self._ctx)
+        self._x.set_data(self._native(init))
+        self._taps, self._content, self._grams = self._prepare(targets)
+        self._weights = weights
+        self._adam = adam
+        self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
+        self._updates = 0
+
+    def step(self) -> LossTerms[float]:
+        # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).
+        with autograd.record(train_mode=TRAINING_MODE):
+            terms = self._objective(self._x.data(), self._taps, self._content, self._grams, self._weights)
+        terms.total.backward()
+        self._updates += 1
+        prepare_update(self._trainer, self._adam, self._updates)
+        # step(1): Trainer divides gradients by batch_size before Adam sees them, which for
+        # Adam acts like multiplying epsilon by it; one image means batch size 1.
+        self._trainer.step(1)
+        return self._floats(terms)
+
+    def set_learning_rate(self, lr: float) -> None:
+        set_learning_rate(self._trainer, lr)
+
+    def image(self) -> np.ndarray:
+        return self._numpy(self._x.data())

@@ -1,0 +1,51 @@
+"""The Gluon model zoo's VGG-19 ``features``, cut after the deepest layer used, loaded from
+neutral weights and frozen; and a block that returns the features at chosen indices."""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+from mxnet.gluon.model_zoo import vision
+
+
+def build_features(weights: Mapping[str, np.ndarray], last_layer: int, ctx: mx.Context) -> gluon.nn.HybridSequential:
+    # pretrained=False: the architecture only. Gluon's features[0:37] are torchvision's one to one.
+    features = vision.vgg19(pretrained=False).features[: last_layer + 1]
+    convs = [(i, layer) for i, layer in enumerate(features) if isinstance(layer, gluon.nn.Conv2D)]
+    for index, conv in convs:
+        # Gluon infers in_channels at the first forward (deferred init); giving the shapes
+        # up front lets initialize() allocate at once so set_data can fill the arrays.
+        conv.weight.shape = weights[f"features.{index}.weight"].shape
+        conv.bias.shape = weights[f"features.{index}.bias"].shape
+    features.initialize(ctx=ctx)
+    for index, conv in convs:
+        conv.weight.set_data(mx.nd.array(weights[f"features.{index}.weight"], ctx=ctx))
+        conv.bias.set_data(mx.nd.array(weights[f"features.{index}.bias"], ctx=ctx))
+    # Frozen: no weight gradient is ever computed (PyTorch: requires_grad_(False)).
+    features.collect_params().setattr("grad_req", "null")
+    return features
+
+
+class FeatureTaps(gluon.HybridBlock):
+    """Runs ``features`` once and returns the outputs at ``layers`` (in that order)."""
+
+    def __init__(self, features: gluon.nn.HybridSequential, layers: Sequence[int]) -> None:
+        super().__init__()
+        self.features = features
+        self.layers = tuple(layers)
+        self._wanted = set(self.layers)
+
+    def hybrid_forward(self, F, x):  # noqa: N803 - Gluon's signature: F is mx.nd or mx.sym
+        taken = {}
+        last = max(self.layers)
+        for index, layer in enumerate(self.features):
+            x = layer(x)
+            if index in self._wanted:
+                # Activation('relu') returns a new array, so keeping a reference is safe here
+                # (torchvision's ReLU(inplace=True) is not: the PyTorch backend copies).
+                taken[index] = x
+            if index == last:
+                break
+        return [taken[i] for i in self.layers]

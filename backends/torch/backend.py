@@ -1,0 +1,103 @@
+"""The PyTorch implementation of ``common.interface.StyleBackend``."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from common.config import AdamSettings, LossWeights
+from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
+from common.objective import weighted_losses
+
+from . import device as devices
+from . import losses, transforms
+from .optimizer import make_adam, set_learning_rate
+from .vgg import FeatureTaps, build_features
+
+
+class TorchBackend(StyleBackend):
+    name = "torch"
+    framework = f"PyTorch {torch.__version__}"
+    asynchronous = False  # eager on the CPU; CUDA work is queued, synchronize() waits for it
+    adam_epsilon = "corrected"
+    losses = losses
+
+    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
+        self._device = devices.resolve_device(device)
+        self._features = build_features(weights, last_layer, self._device)
+        self._x: torch.Tensor | None = None
+
+    @classmethod
+    def gpu_status(cls) -> GpuStatus:
+        return devices.gpu_status()
+
+    @property
+    def device(self) -> str:
+        return devices.describe(self._device)
+
+    def synchronize(self) -> None:
+        devices.synchronize(self._device)
+
+    def weight_gradients_enabled(self) -> bool:
+        return any(p.requires_grad or p.grad is not None for p in self._features.parameters())
+
+    def _native(self, array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self._device)
+
+    def _numpy(self, value: torch.Tensor) -> np.ndarray:
+        return value.detach().cpu().numpy()
+
+    # -- stages --------------------------------------------------------------
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        return self._numpy(transforms.preprocess(self._native(image)))
+
+    def postprocess(self, x: np.ndarray) -> np.ndarray:
+        return self._numpy(transforms.postprocess(self._native(x)))
+
+    def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
+        with torch.inference_mode():  # targets need no autograd graph
+            return [self._numpy(y) for y in FeatureTaps(self._features, layers)(self._native(x))]
+
+    def _objective(self, x: torch.Tensor, taps: FeatureTaps, content: Mapping[int, torch.Tensor],
+                   grams: Mapping[int, torch.Tensor], weights: LossWeights) -> LossTerms[torch.Tensor]:
+        features = dict(zip(taps.layers, taps(x)))
+        return weighted_losses(losses, features, x, content, grams, weights)
+
+    def _prepare(self, targets: Targets) -> tuple[FeatureTaps, dict[int, torch.Tensor], dict[int, torch.Tensor]]:
+        return (FeatureTaps(self._features, targets.layers),
+                {i: self._native(y) for i, y in targets.content.items()},
+                {i: self._native(g) for i, g in targets.grams.items()})
+
+    @staticmethod
+    def _floats(terms: LossTerms[torch.Tensor]) -> LossTerms[float]:
+        # One device-to-host copy for all four numbers (one synchronisation on a GPU).
+        return LossTerms(*torch.stack([t.detach() for t in terms]).tolist())
+
+    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+        image = self._native(x).requires_grad_(True)
+        terms = self._objective(image, *self._prepare(targets), weights)
+        terms.total.backward()
+        return self._floats(terms), self._numpy(image.grad)
+
+    # -- training ------------------------------------------------------------
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
+        # The synthesized image is the only parameter (the chapter wraps it in a module).
+        self._x = self._native(init).requires_grad_(True)
+        self._taps, self._content, self._grams = self._prepare(targets)
+        self._weights = weights
+        self._optimizer = make_adam(self._x, adam, lr)
+
+    def step(self) -> LossTerms[float]:
+        # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).
+        self._optimizer.zero_grad(set_to_none=True)
+        terms = self._objective(self._x, self._taps, self._content, self._grams, self._weights)
+        terms.total.backward()
+        self._optimizer.step()
+        return self._floats(terms)
+
+    def set_learning_rate(self, lr: float) -> None:
+        set_learning_rate(self._optimizer, lr)
+
+    def image(self) -> np.ndarray:
+        return self._numpy(self._x)

@@ -1,0 +1,57 @@
+"""The cache folder (downloaded sample images, converted weights) and verified downloads."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .errors import UserError
+
+
+class DownloadError(UserError):
+    """A file that could not be fetched or failed its checksum."""
+
+
+def cache_dir() -> Path:
+    """``$STYLE_TRANSFER_CACHE``, else ``$XDG_CACHE_HOME/style-transfer``, else ``~/.cache/style-transfer``."""
+    if os.environ.get("STYLE_TRANSFER_CACHE"):
+        return Path(os.environ["STYLE_TRANSFER_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "style-transfer"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch(url: str, sha256: str, name: str, timeout: float = 30.0) -> Path:
+    """The cached copy of ``url`` under ``name``, downloaded once and checked against ``sha256``."""
+    target = cache_dir() / name
+    if target.is_file() and sha256_of(target) == sha256:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}-")
+    except OSError as exc:
+        raise DownloadError(f"cannot write the cache folder {target.parent}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            for block in iter(lambda: response.read(1 << 20), b""):
+                out.write(block)
+        got = sha256_of(Path(tmp))
+        if got != sha256:
+            raise DownloadError(f"{url} has sha256 {got}, expected {sha256}")
+        os.replace(tmp, target)
+        return target
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        raise DownloadError(f"cannot download {url}: {reason}") from None
+    finally:
+        Path(tmp).unlink(missing_ok=True)

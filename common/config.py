@@ -1,0 +1,105 @@
+"""Every number the algorithm uses, with the chapter's defaults, validated in one place.
+
+Sizes are (height, width) everywhere in this project.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, describe
+
+# ImageNet statistics that VGG-19 was trained with (RGB, images in [0, 1]).
+IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
+IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+MIN_SIDE = 32  # below this, relu5_1 (after four 2x2 pools) would have under 2x2 positions
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Multipliers of the three terms. The chapter writes style weight 1e3 and then sums
+    ``10 * styles_l``, which repeats the Python list ten times: the effective weight is 1e4."""
+
+    content: float = 1.0
+    style: float = 1e4
+    tv: float = 10.0
+
+
+@dataclass(frozen=True)
+class AdamSettings:
+    """Adam's constants. ``align_epsilon`` makes a backend whose native Adam adds epsilon to
+    the uncorrected sqrt(v) (MXNet) rescale it each step so that both frameworks compute
+    m_hat / (sqrt(v_hat) + eps), Kingma & Ba's Algorithm 1 and PyTorch's form."""
+
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    align_epsilon: bool = False
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """Step decay: lr * factor ** (step // every) for 0-based steps, i.e. the new rate
+    applies from the update after every ``every`` updates (updates 51, 101, ... 1-based)."""
+
+    steps: int = 500
+    lr: float = 0.3
+    decay_every: int = 50
+    decay_factor: float = 0.8
+
+    def lr_at(self, step: int) -> float:
+        return self.lr * self.decay_factor ** (step // self.decay_every)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    size: tuple[int, int] = (300, 450)  # (height, width)
+    content_layers: tuple[int, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[int, ...] = DEFAULT_STYLE_LAYERS
+    weights: LossWeights = field(default_factory=LossWeights)
+    schedule: Schedule = field(default_factory=Schedule)
+    adam: AdamSettings = field(default_factory=AdamSettings)
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        """Every layer whose features are taken, in network order."""
+        return tuple(sorted(set(self.content_layers) | set(self.style_layers)))
+
+    @property
+    def last_layer(self) -> int:
+        """The network is cut after this layer: nothing deeper is ever run."""
+        return max(self.layers)
+
+    def validate(self) -> "TransferConfig":
+        height, width = self.size
+        if min(height, width) < MIN_SIDE:
+            raise ConfigError(f"--size {height} {width} is too small: both sides must be at least {MIN_SIDE} pixels")
+        if not self.content_layers or not self.style_layers:
+            raise ConfigError("name at least one content layer and one style layer")
+        s = self.schedule
+        if s.steps < 1:
+            raise ConfigError(f"--steps must be a positive whole number, not {s.steps}")
+        _positive("--lr", s.lr)
+        if s.decay_every < 1:
+            raise ConfigError(f"--lr-decay-every must be a positive whole number, not {s.decay_every}")
+        _positive("--lr-decay-factor", s.decay_factor)
+        for flag, value in (("--content-weight", self.weights.content), ("--style-weight", self.weights.style),
+                            ("--tv-weight", self.weights.tv)):
+            if not math.isfinite(value) or value < 0:
+                raise ConfigError(f"{flag} must be a finite number >= 0, not {value}")
+        if self.weights.content == self.weights.style == self.weights.tv == 0:
+            raise ConfigError("all loss weights are 0: there would be nothing to optimise")
+        return self
+
+    def describe(self) -> str:
+        h, w = self.size
+        return (f"{h}x{w}, content {describe(self.content_layers)}, style {describe(self.style_layers)}, "
+                f"weights {self.weights.content:g}/{self.weights.style:g}/{self.weights.tv:g}, "
+                f"{self.schedule.steps} steps, lr {self.schedule.lr:g}")
+
+
+def _positive(flag: str, value: float) -> None:
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{flag} must be a finite number > 0, not {value}")

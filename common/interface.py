@@ -1,0 +1,157 @@
+"""The contract every backend fulfils.
+
+Only NumPy arrays and Python floats cross it. Image arrays are (height, width, 3) RGB in
+[0, 1]; network inputs and features are NCHW float32 with N = 1. A backend subclasses
+:class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
+Capability flags (``asynchronous``, ``adam_epsilon``) let common code ask what a backend
+does instead of checking its name.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
+
+import numpy as np
+
+from .config import AdamSettings, LossWeights
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LossTerms(Generic[T]):
+    """The three weighted terms and their sum: framework scalars inside a backend,
+    floats once they cross the interface."""
+
+    content: T
+    style: T
+    tv: T
+    total: T
+
+    def __iter__(self) -> Iterator[T]:
+        return iter((self.content, self.style, self.tv, self.total))
+
+    def finite(self) -> bool:
+        return all(math.isfinite(float(v)) for v in self)
+
+    def as_dict(self) -> dict[str, T]:
+        return {"content": self.content, "style": self.style, "tv": self.tv, "total": self.total}
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What the synthesized image is pulled towards, computed once before training:
+    content features and Gram matrices of style features, keyed by layer index."""
+
+    content: Mapping[int, np.ndarray]
+    grams: Mapping[int, np.ndarray]
+
+    @property
+    def layers(self) -> tuple[int, ...]:
+        return tuple(sorted(set(self.content) | set(self.grams)))
+
+
+@dataclass(frozen=True)
+class GpuStatus:
+    usable: bool
+    detail: str  # the GPU's name, or why none can be used
+
+
+class StyleBackend(ABC):
+    """One framework's implementation of Gatys style transfer over a frozen VGG-19."""
+
+    name: ClassVar[str]  # registry key: "torch", "mxnet"
+    framework: ClassVar[str]  # human name with version, for reports
+    asynchronous: ClassVar[bool]  # True: work runs after calls return; synchronize() before reading a clock
+    # Where the framework's own Adam adds epsilon: "corrected" = m_hat/(sqrt(v_hat)+eps) (PyTorch,
+    # Kingma & Ba Algorithm 1); "uncorrected" = bias corrections folded into the step size and
+    # m/(sqrt(v)+eps) (MXNet, Kingma & Ba section 2's "efficient" form).
+    adam_epsilon: ClassVar[Literal["corrected", "uncorrected"]]
+
+    # -- setup ---------------------------------------------------------------
+    @abstractmethod
+    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
+        """Build VGG-19 ``features`` cut after ``last_layer`` from neutral weights, frozen,
+        on ``device`` ("cpu", "gpu" or "auto")."""
+
+    @classmethod
+    @abstractmethod
+    def gpu_status(cls) -> GpuStatus:
+        """Whether this framework can run on a GPU here, tried for real."""
+
+    @property
+    @abstractmethod
+    def device(self) -> str:
+        """Where the work runs, in words (``cpu``, ``cuda:0 (NVIDIA H100)``)."""
+
+    @abstractmethod
+    def synchronize(self) -> None:
+        """Wait until all queued work is done (a no-op for eager CPU frameworks)."""
+
+    @abstractmethod
+    def weight_gradients_enabled(self) -> bool:
+        """True if any VGG weight would get a gradient (it never should)."""
+
+    # -- stages --------------------------------------------------------------
+    @abstractmethod
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """(H, W, 3) RGB in [0, 1] -> (1, 3, H, W) standardised with ImageNet mean and std."""
+
+    @abstractmethod
+    def postprocess(self, x: np.ndarray) -> np.ndarray:
+        """(1, 3, H, W) standardised -> (H, W, 3) RGB clipped to [0, 1]."""
+
+    @abstractmethod
+    def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
+        """Outputs of the given ``features`` indices for input ``x``, in the order asked."""
+
+    # The four losses are written once per framework in its ``losses`` module; these
+    # wrappers only move arrays across the interface.
+    losses: ClassVar[Any]  # module with content_loss, gram, style_loss, tv_loss on native arrays
+
+    @abstractmethod
+    def _native(self, array: np.ndarray) -> Any:
+        """NumPy -> a float32 framework array on this backend's device."""
+
+    @abstractmethod
+    def _numpy(self, value: Any) -> np.ndarray:
+        """Framework array -> NumPy (waits for the value)."""
+
+    def content_loss(self, y_hat: np.ndarray, y: np.ndarray) -> float:
+        return float(self._numpy(self.losses.content_loss(self._native(y_hat), self._native(y))))
+
+    def gram(self, y: np.ndarray) -> np.ndarray:
+        """(1, c, h, w) -> (c, c): X X^T / (c h w) with X the (c, h w) reshape."""
+        return self._numpy(self.losses.gram(self._native(y)))
+
+    def style_loss(self, y_hat: np.ndarray, gram_y: np.ndarray) -> float:
+        return float(self._numpy(self.losses.style_loss(self._native(y_hat), self._native(gram_y))))
+
+    def tv_loss(self, y_hat: np.ndarray) -> float:
+        return float(self._numpy(self.losses.tv_loss(self._native(y_hat))))
+
+    @abstractmethod
+    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+        """The weighted losses at image ``x`` and d(total)/dx, without training."""
+
+    # -- training ------------------------------------------------------------
+    @abstractmethod
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
+        """Make ``init`` the trained parameter and create the framework's own Adam."""
+
+    @abstractmethod
+    def step(self) -> LossTerms[float]:
+        """Losses at the current image, then one Adam update; returns the losses before it."""
+
+    @abstractmethod
+    def set_learning_rate(self, lr: float) -> None: ...
+
+    @abstractmethod
+    def image(self) -> np.ndarray:
+        """The current synthesized image, (1, 3, H, W) standardised."""
+
+
+def info(backend: StyleBackend) -> dict[str, Any]:
+    return {"backend": backend.name, "framework": backend.framework, "device": backend.device}

@@ -1,0 +1,138 @@
+"""VGG-19 weights in one neutral format that both backends load.
+
+The format is a mapping (or ``.npz`` file) of float32 arrays keyed by torchvision's names:
+``features.0.weight`` (out, in, 3, 3) and ``features.0.bias`` (out,), for the conv layers
+of ``features``. Both frameworks store conv weights as (out, in, kh, kw), so a backend
+copies the arrays as they are.
+
+Sources (``--weights``):
+- ``imagenet``: torchvision's IMAGENET1K_V1, downloaded once by torchvision's loader and
+  kept converted in the cache, so later runs (and the MXNet backend) need no network and no torch.
+- ``gluon``: the Gluon model zoo's own VGG-19, a different network trained separately.
+- ``random``: seeded He-normal weights made here with NumPy, identical for both backends.
+- a path: a neutral ``.npz`` or a torchvision ``state_dict`` ``.pth``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+from types import ModuleType
+from typing import Mapping
+
+import numpy as np
+
+from .cache import cache_dir
+from .errors import UserError, WeightsError
+from .layers import CONV_CHANNELS, NUM_LAYERS, conv_indices, parameter_shapes
+
+Weights = dict[str, np.ndarray]
+
+# Pretrained sources: cache file name, module that can fetch them, what to install for it.
+PRETRAINED = {
+    "imagenet": ("vgg19-imagenet1k-v1.npz", "backends.torch.pretrained", "torch and torchvision"),
+    "gluon": ("vgg19-gluon-model-zoo.npz", "backends.mxnet.pretrained", "mxnet"),
+}
+SOURCES = ("imagenet", "gluon", "random")
+
+
+def random_weights(seed: int = 0, last_layer: int = NUM_LAYERS - 1) -> Weights:
+    """He-normal conv weights (std sqrt(2 / fan_in)) and small normal biases. Each layer
+    draws from its own seeded stream, so cutting the network deeper never changes the
+    weights of the layers before."""
+    weights: Weights = {}
+    for index in conv_indices(last_layer):
+        cin, cout = CONV_CHANNELS[index]
+        rng = np.random.default_rng([seed, index])
+        std = np.sqrt(2.0 / (cin * 9))
+        weights[f"features.{index}.weight"] = (rng.standard_normal((cout, cin, 3, 3)) * std).astype(np.float32)
+        weights[f"features.{index}.bias"] = (rng.standard_normal(cout) * 0.01).astype(np.float32)
+    return weights
+
+
+def check_weights(weights: Mapping[str, np.ndarray], last_layer: int, origin: str) -> Weights:
+    """Keep the arrays needed up to ``last_layer``, as float32, after checking every shape."""
+    checked: Weights = {}
+    for key, shape in parameter_shapes(last_layer).items():
+        if key not in weights:
+            raise WeightsError(f"{origin} has no {key}: it is not a VGG-19 features state dict")
+        array = np.asarray(weights[key])
+        if tuple(array.shape) != shape:
+            raise WeightsError(f"{origin}: {key} has shape {tuple(array.shape)}, VGG-19 needs {shape}")
+        if not np.all(np.isfinite(array)):
+            raise WeightsError(f"{origin}: {key} holds NaN or infinite values")
+        checked[key] = np.ascontiguousarray(array, dtype=np.float32)
+    return checked
+
+
+def save_npz(weights: Mapping[str, np.ndarray], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez(tmp, **weights)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def read_file(path: Path) -> Mapping[str, np.ndarray]:
+    if not path.is_file():
+        raise WeightsError(f"weights file not found: {path} (use imagenet, gluon, random or a .npz/.pth path)")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as data:
+                return {key: data[key] for key in data.files}
+        if suffix in (".pth", ".pt"):
+            return _pretrained_module("imagenet", "reading a .pth file").read_state_dict(path)
+    except UserError:
+        raise
+    except Exception as exc:  # a damaged file raises whatever its parser raises
+        raise WeightsError(f"cannot read weights file {path}: {exc}") from None
+    raise WeightsError(f"weights file {path} must be a .npz (neutral) or .pth (torchvision state_dict)")
+
+
+def _pretrained_module(source: str, purpose: str) -> ModuleType:
+    """The backend module that can fetch ``source`` (its framework is imported only now)."""
+    _, module_name, needs = PRETRAINED[source]
+    try:
+        return importlib.import_module(module_name)
+    except Exception as exc:
+        raise WeightsError(f"{purpose} needs {needs} ({type(exc).__name__}: {exc}); "
+                           f"pass a neutral .npz with --weights FILE instead") from None
+
+
+def pretrained(source: str) -> Path:
+    """The cached neutral copy of a pretrained source, made on first use."""
+    name, _, _ = PRETRAINED[source]
+    path = cache_dir() / name
+    if path.is_file():
+        return path
+    weights = _pretrained_module(source, f"downloading --weights {source}").fetch()
+    try:
+        save_npz(check_weights(weights, NUM_LAYERS - 1, f"--weights {source}"), path)
+    except OSError as exc:
+        raise WeightsError(f"cannot write the cache folder {path.parent}: {exc.strerror or exc}") from None
+    return path
+
+
+def check_spec(spec: str) -> None:
+    """Cheap early check of ``--weights``, before any framework is imported."""
+    if spec not in SOURCES and not Path(spec).expanduser().is_file():
+        raise WeightsError(f"--weights {spec}: no such file; use imagenet, gluon, random or a .npz/.pth path")
+
+
+def load_weights(spec: str, last_layer: int, seed: int = 0) -> Weights:
+    """The neutral weights named by ``--weights``: a source name or a file path."""
+    if spec == "random":
+        return random_weights(seed, last_layer)
+    if spec in PRETRAINED:
+        path = pretrained(spec)
+        origin = f"cached --weights {spec} ({path}; delete it to download again)"
+    else:
+        path = Path(spec).expanduser()
+        origin = str(path)
+    return check_weights(read_file(path), last_layer, origin)
