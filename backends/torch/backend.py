@@ -43,7 +43,9 @@ class TorchBackend(StyleBackend):
         return any(p.requires_grad or p.grad is not None for p in self._features.parameters())
 
     def _native(self, array: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).to(self._device)
+        # A copy: torch.from_numpy would share memory, and Adam's in-place update of the image
+        # would then silently rewrite the caller's array (MXNet's nd.array always copies).
+        return torch.tensor(np.asarray(array, dtype=np.float32), device=self._device)
 
     def _numpy(self, value: torch.Tensor) -> np.ndarray:
         return value.detach().cpu().numpy()

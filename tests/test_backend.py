@@ -1,0 +1,136 @@
+"""Every backend, on every usable device, against the NumPy references."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
+from common.interface import Targets
+from common.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
+from common.transfer import compute_targets
+
+from . import reference as ref
+from .conftest import SIZE, weights
+
+LAYERS = sorted(set(DEFAULT_CONTENT_LAYERS) | set(DEFAULT_STYLE_LAYERS))
+TOL = 1e-4  # float32 backends against a float64 reference, relative to each array's scale
+
+
+def test_preprocess_and_postprocess_match_numpy(backend, images):
+    content, _ = images
+    x = backend.preprocess(content)
+    assert x.shape == (1, 3, *SIZE) and x.dtype == np.float32
+    assert ref.relative_error(x, ref.preprocess(content)) < 1e-6
+    back = backend.postprocess(x)
+    assert back.shape == (*SIZE, 3)
+    np.testing.assert_allclose(back, content, atol=1e-6)
+    # values outside the image range are clipped, not wrapped
+    assert backend.postprocess(x * 10).min() >= 0 and backend.postprocess(x * 10).max() <= 1
+
+
+def test_features_match_numpy_at_every_default_layer(backend, images):
+    x = backend.preprocess(images[0])
+    got = backend.extract_features(x, LAYERS)
+    want = ref.features(x, weights(), LAYERS)
+    for index, g, w in zip(LAYERS, got, want):
+        assert g.shape == w.shape, index
+        assert ref.relative_error(g, w) < TOL, index
+
+
+def test_conv_point_features_are_not_aliased_by_the_next_relu(backend, images):
+    """conv4_4 taken together with deeper layers must equal a fresh forward that stops at conv4_4
+    (torchvision's in-place ReLU would otherwise turn the stored value into relu4_4)."""
+    x = backend.preprocess(images[0])
+    points = parse_layers("conv1_1,conv3_1,conv4_4,relu5_1")
+    together = backend.extract_features(x, points)
+    for index, feature in zip(points, together):
+        alone = backend.extract_features(x, [index])[0]
+        np.testing.assert_array_equal(feature, alone)
+    assert together[2].min() < 0, "a conv output has negative values; post-ReLU values would not"
+
+
+def test_each_loss_matches_numpy(backend, images):
+    x = backend.preprocess(images[0])
+    y = backend.preprocess(images[1])
+    fx, fy = backend.extract_features(x, [20]), backend.extract_features(y, [20])
+    assert backend.content_loss(fx[0], fy[0]) == pytest.approx(ref.content_loss(fx[0], fy[0]), rel=1e-5)
+    g = backend.gram(fy[0])
+    assert g.shape == (512, 512)
+    assert ref.relative_error(g, ref.gram(fy[0])) < 1e-5
+    assert backend.style_loss(fx[0], g) == pytest.approx(ref.style_loss(fx[0], ref.gram(fy[0])), rel=1e-4)
+    assert backend.tv_loss(x) == pytest.approx(ref.tv_loss(x), rel=1e-5)
+
+
+def test_total_loss_and_gradient_are_consistent(backend, images):
+    config = TransferConfig(size=SIZE)
+    init, targets = compute_targets(backend, *images, config)
+    rng = np.random.default_rng(3)
+    x = init + 0.3 * rng.standard_normal(init.shape).astype(np.float32)
+    terms, grad = backend.loss_and_gradient(x, targets, config.weights)
+    assert grad.shape == x.shape and np.isfinite(grad).all()
+    # the terms against the NumPy reference, weighted as the chapter does
+    fx = dict(zip(config.layers, ref.features(x, weights(), list(config.layers))))
+    content = sum(ref.content_loss(fx[i], t) for i, t in targets.content.items())
+    style = config.weights.style * sum(ref.style_loss(fx[i], g) for i, g in targets.grams.items())
+    tv = config.weights.tv * ref.tv_loss(x)
+    assert terms.content == pytest.approx(content, rel=1e-4)
+    assert terms.style == pytest.approx(style, rel=1e-4)
+    assert terms.tv == pytest.approx(tv, rel=1e-5)
+    assert terms.total == pytest.approx(terms.content + terms.style + terms.tv, rel=1e-6)
+    # the gradient is the derivative of the total: a small step along -grad lowers it as predicted
+    h = 1e-3 / np.abs(grad).max()
+    lower, _ = backend.loss_and_gradient(x - h * grad, targets, config.weights)
+    predicted = h * float((grad.astype(np.float64) ** 2).sum())
+    assert terms.total - lower.total == pytest.approx(predicted, rel=0.05)
+
+
+def test_content_loss_is_zero_at_the_content_image(backend, images):
+    config = TransferConfig(size=SIZE, weights=LossWeights(1, 0, 0))
+    init, targets = compute_targets(backend, *images, config)
+    terms, grad = backend.loss_and_gradient(init, targets, config.weights)
+    assert terms.content == 0.0 and np.abs(grad).max() == 0.0
+
+
+def test_frozen_weights_get_no_gradient(backend, images):
+    config = TransferConfig(size=SIZE, schedule=Schedule(steps=2))
+    init, targets = compute_targets(backend, *images, config)
+    backend.loss_and_gradient(init, targets, config.weights)
+    backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
+    backend.step()
+    assert not backend.weight_gradients_enabled()
+
+
+def test_step_returns_losses_before_its_update(backend, images):
+    config = TransferConfig(size=SIZE)
+    init, targets = compute_targets(backend, *images, config)
+    rng = np.random.default_rng(4)
+    x = init + 0.2 * rng.standard_normal(init.shape).astype(np.float32)
+    expected, grad = backend.loss_and_gradient(x, targets, config.weights)
+    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    got = backend.step()
+    assert got.total == pytest.approx(expected.total, rel=1e-5)
+    moved = backend.image().astype(np.float64) - x
+    # the update is the framework's own Adam, in the convention its capability flag declares
+    g = grad.astype(np.float64)
+    adam = ref.adam_corrected if backend.adam_epsilon == "corrected" else ref.adam_uncorrected
+    np.testing.assert_allclose(moved, adam(np.zeros_like(g), [g], lr=0.1), atol=2e-6)
+
+
+def test_learning_rate_change_scales_the_next_update(backend, images):
+    config = TransferConfig(size=SIZE)
+    init, targets = compute_targets(backend, *images, config)
+    backend.start(init, targets, config.weights, AdamSettings(), lr=0.2)
+    backend.step()
+    backend.set_learning_rate(0.0)
+    before = backend.image()
+    backend.step()
+    np.testing.assert_array_equal(backend.image(), before)
+
+
+def test_targets_are_keyed_by_layer(backend, images):
+    config = TransferConfig(size=SIZE, content_layers=(26,), style_layers=(1, 6))
+    init, targets = compute_targets(backend, *images, config)
+    assert isinstance(targets, Targets)
+    assert set(targets.content) == {26} and set(targets.grams) == {1, 6}
+    assert targets.grams[1].shape == (64, 64) and targets.grams[6].shape == (128, 128)
+    np.testing.assert_array_equal(init, backend.preprocess(images[0]))

@@ -1,0 +1,74 @@
+"""MXNet against PyTorch on identical inputs and weights: every stage, and training."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.config import AdamSettings, Schedule, TransferConfig
+from common.transfer import compute_targets, transfer
+
+from . import reference as ref
+from .conftest import SIZE, cpu_backend, synthetic_image
+
+PARITY = 1e-5  # relative, per stage
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return cpu_backend("torch"), cpu_backend("mxnet")
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    return synthetic_image(1), synthetic_image(2)
+
+
+def test_every_stage_agrees(pair, inputs):
+    torch_b, mx_b = pair
+    config = TransferConfig(size=SIZE)
+    xt, xm = torch_b.preprocess(inputs[0]), mx_b.preprocess(inputs[0])
+    np.testing.assert_array_equal(xt, xm)
+    for index, ft, fm in zip(config.layers, torch_b.extract_features(xt, config.layers),
+                             mx_b.extract_features(xm, config.layers)):
+        assert ref.relative_error(fm, ft) < PARITY, f"features at {index}"
+        assert ref.relative_error(mx_b.gram(fm), torch_b.gram(ft)) < PARITY, f"gram at {index}"
+    init_t, targets_t = compute_targets(torch_b, *inputs, config)
+    init_m, targets_m = compute_targets(mx_b, *inputs, config)
+    x = init_t + 0.2 * np.random.default_rng(5).standard_normal(init_t.shape).astype(np.float32)
+    terms_t, grad_t = torch_b.loss_and_gradient(x, targets_t, config.weights)
+    terms_m, grad_m = mx_b.loss_and_gradient(x, targets_m, config.weights)
+    for name in ("content", "style", "tv", "total"):
+        assert getattr(terms_m, name) == pytest.approx(getattr(terms_t, name), rel=PARITY), name
+    assert ref.relative_error(grad_m, grad_t) < PARITY
+
+
+TRAIN_SIZE = (64, 96)
+
+
+def _run(backend, inputs, align: bool, steps: int = 30):
+    config = TransferConfig(size=TRAIN_SIZE, schedule=Schedule(steps=steps),
+                            adam=AdamSettings(align_epsilon=align))
+    return np.array([r.total for r in transfer(backend, *inputs, config).records])
+
+
+def test_training_agrees_with_aligned_epsilon_and_drifts_without(pair, record_property):
+    """Two things make 30-step losses drift apart even when every stage agrees to 1e-6:
+    max pooling routes a gradient to whichever of two nearly equal values float32 rounding made
+    larger (the frameworks round convolutions differently in the last bit), and Adam's normalised
+    step moves a pixel by about lr whatever the size of its gradient, so such flips grow step by
+    step. On smooth, photo-like images the growth stays near what the issue measured on real
+    photos (1.4e-3); the epsilon placement is a much larger gap from the first update on."""
+    torch_b, mx_b = pair
+    inputs = synthetic_image(1, TRAIN_SIZE, noise=0.0), synthetic_image(2, TRAIN_SIZE, noise=0.0)
+    reference = _run(torch_b, inputs, align=False)  # PyTorch's Adam is the same either way
+    aligned = np.abs(_run(mx_b, inputs, align=True) / reference - 1)
+    native = np.abs(_run(mx_b, inputs, align=False) / reference - 1)
+    record_property("aligned_relative_gap_step30", float(aligned[-1]))
+    record_property("native_relative_gap_step30", float(native[-1]))
+    print(f"\nMXNet vs PyTorch total loss, relative gap at steps 2/5/30: "
+          f"aligned {aligned[1]:.1e}/{aligned[4]:.1e}/{aligned[-1]:.1e}, "
+          f"native {native[1]:.1e}/{native[4]:.1e}/{native[-1]:.1e}")
+    assert aligned[0] < PARITY and native[0] < PARITY  # step 1 is before any update
+    assert aligned[-1] < 1e-2
+    # after one update (step 2's loss) the native gap is the epsilon placement, far above rounding
+    assert native[1] > 10 * aligned[1]

@@ -1,0 +1,73 @@
+"""The common training loop on every backend: it lowers the loss, follows the schedule,
+and stops cleanly on a non-finite loss."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from common.config import LossWeights, Schedule, TransferConfig
+from common.interface import LossTerms
+from common.transfer import transfer
+
+from .conftest import SIZE
+
+
+def test_a_short_run_lowers_the_total_loss(backend, images):
+    config = TransferConfig(size=SIZE, schedule=Schedule(steps=12))
+    result = transfer(backend, *images, config)
+    totals = [r.total for r in result.records]
+    assert result.stopped is None and len(totals) == 12
+    assert totals[-1] < 0.7 * totals[0]
+    assert result.image.shape == (*SIZE, 3) and 0 <= result.image.min() and result.image.max() <= 1
+    assert result.records[0].content == 0.0  # the image starts as the content image
+
+
+def test_records_follow_the_step_decay_schedule(backend, images):
+    config = TransferConfig(size=SIZE, schedule=Schedule(steps=7, lr=0.5, decay_every=3, decay_factor=0.5))
+    records = transfer(backend, *images, config).records
+    assert [r.step for r in records] == list(range(1, 8))
+    assert [r.lr for r in records] == [0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
+    assert all(r.seconds > 0 for r in records)
+
+
+def test_weights_scale_their_terms(backend, images):
+    base = TransferConfig(size=SIZE, schedule=Schedule(steps=1))
+    doubled = TransferConfig(size=SIZE, schedule=Schedule(steps=1), weights=LossWeights(1, 2e4, 20))
+    a, b = transfer(backend, *images, base).records[0], transfer(backend, *images, doubled).records[0]
+    assert b.style == pytest.approx(2 * a.style, rel=1e-5) and b.tv == pytest.approx(2 * a.tv, rel=1e-5)
+
+
+class Diverging:
+    """Wraps a backend so that its loss turns NaN at a chosen step."""
+
+    def __init__(self, inner, bad_step: int):
+        self._inner, self._bad, self._count = inner, bad_step, 0
+        self.images: list[np.ndarray] = []
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def step(self):
+        self._count += 1
+        self.images.append(self._inner.image())
+        terms = self._inner.step()
+        return LossTerms(math.nan, terms.style, terms.tv, math.nan) if self._count == self._bad else terms
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_image(backend, images):
+    wrapped = Diverging(backend, bad_step=4)
+    seen = []
+    config = TransferConfig(size=SIZE, schedule=Schedule(steps=10))
+    result = transfer(wrapped, *images, config, on_step=lambda record, _: seen.append(record.step))
+    assert result.diverged and "step 4" in result.stopped
+    assert seen == [1, 2, 3] and len(result.records) == 3
+    # the image whose loss (step 3) was the last finite one
+    np.testing.assert_allclose(result.image, backend.postprocess(wrapped.images[2]), atol=1e-6)
+
+
+def test_a_nan_at_the_first_step_keeps_the_content_image(backend, images):
+    result = transfer(Diverging(backend, bad_step=1), *images, TransferConfig(size=SIZE, schedule=Schedule(steps=3)))
+    assert result.diverged and not result.records
+    np.testing.assert_allclose(result.image, images[0], atol=1e-6)
