@@ -15,6 +15,17 @@ class DownloadError(UserError):
     """A file that could not be fetched or failed its checksum."""
 
 
+def short_reason(exc: BaseException) -> str:
+    """A download failure in a few words (libraries nest the cause several exceptions deep)."""
+    text = str(getattr(exc, "reason", None) or exc)
+    if "Name or service not known" in text or "Failed to resolve" in text or "Temporary failure in name" in text:
+        return "no network: the host name could not be resolved"
+    if "timed out" in text.lower():
+        return "the connection timed out"
+    first = (text.strip().splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= 160 else first[:157] + "..."
+
+
 def cache_dir() -> Path:
     """``$STYLE_TRANSFER_CACHE``, else ``$XDG_CACHE_HOME/style-transfer``, else ``~/.cache/style-transfer``."""
     if os.environ.get("STYLE_TRANSFER_CACHE"):
@@ -51,7 +62,6 @@ def fetch(url: str, sha256: str, name: str, timeout: float = 30.0) -> Path:
         os.replace(tmp, target)
         return target
     except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        raise DownloadError(f"cannot download {url}: {reason}") from None
+        raise DownloadError(f"cannot download {url}: {short_reason(exc)}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)

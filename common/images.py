@@ -88,6 +88,8 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
 def check_image_path(path: str | os.PathLike[str]) -> Path:
     """An output path whose extension Pillow can save, in a writable folder."""
     path = Path(path)
+    if path.is_dir():
+        raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
     ext = path.suffix.lower()
     if ext not in Image.registered_extensions():
         raise ImageError(f"cannot save {path}: unknown image extension {ext or '(none)'}; use .png or .jpg")

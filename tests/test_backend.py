@@ -7,6 +7,7 @@ import pytest
 from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
 from common.interface import Targets
 from common.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
+from common.registry import load_backend
 from common.transfer import compute_targets
 
 from . import reference as ref
@@ -116,6 +117,18 @@ def test_step_returns_losses_before_its_update(backend, images):
     np.testing.assert_allclose(moved, adam(np.zeros_like(g), [g], lr=0.1), atol=2e-6)
 
 
+def test_image_returns_a_copy_that_later_steps_leave_alone(backend, images):
+    config = TransferConfig(size=SIZE)
+    init, targets = compute_targets(backend, *images, config)
+    backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
+    kept = backend.image()
+    snapshot = kept.copy()
+    backend.step()
+    np.testing.assert_array_equal(kept, snapshot)
+    np.testing.assert_array_equal(init, backend.preprocess(images[0]))  # start() did not adopt init
+    assert not np.array_equal(backend.image(), kept)
+
+
 def test_learning_rate_change_scales_the_next_update(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
@@ -134,3 +147,10 @@ def test_targets_are_keyed_by_layer(backend, images):
     assert set(targets.content) == {26} and set(targets.grams) == {1, 6}
     assert targets.grams[1].shape == (64, 64) and targets.grams[6].shape == (128, 128)
     np.testing.assert_array_equal(init, backend.preprocess(images[0]))
+
+
+def test_gpu_status_is_reported(backend_name):
+    status = load_backend(backend_name).gpu_status()
+    assert status.detail
+    if not status.usable:
+        pytest.skip(f"{backend_name}: GPU-parametrised tests not run: {status.detail}")

@@ -2,22 +2,26 @@
 It is a different network from torchvision's (trained separately): same shapes, other numbers."""
 from __future__ import annotations
 
+import contextlib
+import sys
+
 import numpy as np
 from mxnet import gluon
 from mxnet.gluon.model_zoo import vision
 
-from common.cache import cache_dir
+from common.cache import cache_dir, short_reason
 from common.errors import WeightsError
 
 
 def fetch() -> dict[str, np.ndarray]:
     root = cache_dir() / "mxnet-model-zoo"
     try:
-        net = vision.vgg19(pretrained=True, root=str(root))
+        # MXNet's downloader prints its progress and retries on stdout; stdout is for results here.
+        with contextlib.redirect_stdout(sys.stderr):
+            net = vision.vgg19(pretrained=True, root=str(root))
     except Exception as exc:  # MXNet's downloader raises several kinds of errors offline
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
-        raise WeightsError(f"cannot download the Gluon model zoo's VGG-19 ({first}); pass --weights FILE.npz, "
-                           f"or use --weights random for a smoke run") from None
+        raise WeightsError(f"cannot download the Gluon model zoo's VGG-19 ({short_reason(exc)}); "
+                           f"pass --weights FILE.npz, or use --weights random for a smoke run") from None
     return {f"features.{index}.{kind}": getattr(layer, kind).data().asnumpy()
             for index, layer in enumerate(net.features)
             if isinstance(layer, gluon.nn.Conv2D) for kind in ("weight", "bias")}

@@ -48,7 +48,9 @@ class TorchBackend(StyleBackend):
         return torch.tensor(np.asarray(array, dtype=np.float32), device=self._device)
 
     def _numpy(self, value: torch.Tensor) -> np.ndarray:
-        return value.detach().cpu().numpy()
+        # copy=True: on the CPU .numpy() would share memory with the tensor, and the next in-place
+        # Adam update would change an image the caller kept (MXNet's asnumpy() always copies).
+        return value.detach().to("cpu", copy=True).numpy()
 
     # -- stages --------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:

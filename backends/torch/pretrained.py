@@ -1,12 +1,15 @@
 """torchvision's ImageNet VGG-19 (IMAGENET1K_V1) and ``.pth`` state dicts, as neutral arrays."""
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 import torchvision
 
+from common.cache import short_reason
 from common.errors import WeightsError
 
 
@@ -23,11 +26,11 @@ def fetch() -> dict[str, np.ndarray]:
     """Download through torchvision's loader (torch hub cache, hash checked)."""
     weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
     try:
-        state = weights.get_state_dict(progress=True)
+        with contextlib.redirect_stdout(sys.stderr):  # torch.hub announces downloads on stdout
+            state = weights.get_state_dict(progress=True)
     except Exception as exc:  # URLError, HTTP errors, a truncated file: all mean "no weights"
-        reason = getattr(exc, "reason", None) or exc
         raise WeightsError(
-            f"cannot download torchvision's VGG-19 weights from {weights.url} ({reason}); "
+            f"cannot download torchvision's VGG-19 weights from {weights.url} ({short_reason(exc)}); "
             f"download that file once and pass --weights vgg19-dcbb9e9d.pth, or use --weights random "
             f"for a smoke run") from None
     return _features_only(state)

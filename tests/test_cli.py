@@ -1,0 +1,147 @@
+"""scripts/run.py end to end, for each backend, and every kind of bad input."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .conftest import gpu_usable, synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "scripts" / "run.py"
+
+
+def run_cli(*args, cwd, env=None) -> subprocess.CompletedProcess:
+    environment = dict(os.environ, **(env or {}))
+    environment.setdefault("STYLE_TRANSFER_CACHE", str(Path(cwd) / "cache"))
+    return subprocess.run([sys.executable, str(RUN), *map(str, args)], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def files(tmp_path):
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    Image.fromarray((synthetic_image(1, (60, 80)) * 255).astype(np.uint8)).save(content)
+    Image.fromarray((synthetic_image(2, (50, 50)) * 255).astype(np.uint8)).save(style)
+    return tmp_path, content, style
+
+
+def test_end_to_end(files, backend_name):
+    tmp, content, style = files
+    out = tmp / "result" / "out.png"
+    proc = run_cli("--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
+                   "--steps", 4, "--weights", "random", "--device", "cpu", "--log", tmp / "log.jsonl",
+                   "--plot", tmp / "curves.png", "--save-every", 2, "--output", out, cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert Image.open(out).size == (48, 32)  # Pillow reports (width, height)
+    assert (tmp / "result" / "out_step0002.png").is_file() and (tmp / "result" / "out_step0004.png").is_file()
+    assert Image.open(tmp / "curves.png").size[0] > 300
+    records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert set(records[0]) == {"step", "content", "style", "tv", "total", "lr", "seconds"}
+    assert records[0]["content"] == 0 and [r["lr"] for r in records] == [0.3] * 4
+    assert all(r["total"] == pytest.approx(r["content"] + r["style"] + r["tv"], rel=1e-5) for r in records)
+    summary = proc.stdout.strip().splitlines()
+    assert len(summary) == 1 and "4 steps" in summary[0] and "s/step" in summary[0] and str(out) in summary[0]
+
+
+def test_divergence_saves_the_last_good_image_and_exits_1(files, backend_name):
+    tmp, content, style = files
+    proc = run_cli("--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
+                   "--steps", 5, "--weights", "random", "--lr", "1e30", "--device", "cpu",
+                   "--output", tmp / "out.png", cwd=tmp)
+    assert proc.returncode == 1, proc.stderr
+    assert "non-finite" in proc.stderr and "Traceback" not in proc.stderr
+    # the last good image is the one step 1 started from: the content image
+    saved = np.asarray(Image.open(tmp / "out.png"), dtype=np.float32) / 255
+    expected = np.asarray(Image.open(content).resize((48, 32), Image.BILINEAR), dtype=np.float32) / 255
+    assert np.abs(saved - expected).max() <= 1 / 255
+
+
+BAD = {
+    "missing content": (["--content", "nope.jpg"], "image not found"),
+    "content not an image": (["--content", "{tmp}/notes.txt"], "not an image"),
+    "size too small": (["--size", "31", "64"], "at least 32"),
+    "size not a number": (["--size", "300", "wide"], "not a whole number"),
+    "size missing a number": (["--size", "300"], "expected 2 arguments"),
+    "unknown layer": (["--style-layers", "relu1_1,relu9_9"], "unknown VGG-19 layer"),
+    "zero steps": (["--steps", "0"], "--steps"),
+    "negative lr": (["--lr", "-0.1"], "--lr"),
+    "lr not a number": (["--lr", "fast"], "not a number"),
+    "negative weight": (["--tv-weight", "-1"], "--tv-weight"),
+    "decay factor zero": (["--lr-decay-factor", "0"], "--lr-decay-factor"),
+    "negative save-every": (["--save-every", "-2"], "--save-every"),
+    "unwritable output folder": (["--output", "{tmp}/notes.txt/out.png"], "cannot write to folder"),
+    "output is a folder": (["--output", "{tmp}"], "is a folder"),
+    "unknown output extension": (["--output", "{tmp}/out.xyz"], "unknown image extension"),
+    "unwritable log": (["--log", "{tmp}/notes.txt/log.jsonl"], "cannot write to folder"),
+    "missing weights file": (["--weights", "{tmp}/nope.npz"], "no such file"),
+    "unknown backend": (["--backend", "jax"], "invalid choice"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_input_is_one_line_and_exit_2(files, case):
+    tmp, content, style = files
+    (tmp / "notes.txt").write_text("just text")
+    (tmp / "out.png").write_bytes(b"earlier result")
+    extra, message = BAD[case]
+    extra = [a.replace("{tmp}", str(tmp)) for a in extra]
+    base = {"--content": str(content), "--style": str(style), "--output": str(tmp / "out.png"),
+            "--weights": "random", "--steps": "2", "--size": ["32", "32"]}
+    args = []
+    for flag, value in base.items():
+        if flag not in extra:
+            args += [flag, *(value if isinstance(value, list) else [value])]
+    proc = run_cli(*args, *extra, cwd=tmp)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("run.py: error: "), proc.stderr
+    assert message in lines[0]
+    assert (tmp / "out.png").read_bytes() == b"earlier result"  # nothing already written is lost
+
+
+def test_missing_default_images_offline_say_what_to_pass(files):
+    tmp, content, style = files
+    closed = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": ""}
+    proc = run_cli("--style", style, "--weights", "random", "--size", 32, 32, cwd=tmp, env=closed)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and "pass --content FILE" in proc.stderr
+
+
+def test_gpu_request_without_gpu_is_a_clear_error(files, backend_name):
+    if gpu_usable(backend_name)[0]:
+        pytest.skip("a GPU is usable here")
+    tmp, content, style = files
+    proc = run_cli("--backend", backend_name, "--device", "gpu", "--content", content, "--style", style,
+                   "--weights", "random", "--size", 32, 32, "--output", tmp / "o.png", cwd=tmp)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "--device gpu" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_framework_that_fails_to_import_is_one_line(files, tmp_path):
+    tmp, content, style = files
+    fake = tmp_path / "fake"
+    (fake / "mxnet").mkdir(parents=True)
+    (fake / "mxnet" / "__init__.py").write_text("raise AttributeError(\"module 'numpy' has no attribute 'bool'\")\n")
+    proc = run_cli("--backend", "mxnet", "--content", content, "--style", style, "--weights", "random",
+                   "--size", 32, 32, cwd=tmp, env={"PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"})
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "fails to import" in proc.stderr and "pip install" in proc.stderr
+
+
+def test_help_lists_every_option(tmp_path):
+    proc = run_cli("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for flag in ("--backend", "--content", "--style", "--output", "--size", "--steps", "--lr", "--lr-decay-every",
+                 "--lr-decay-factor", "--content-weight", "--style-weight", "--tv-weight", "--content-layers",
+                 "--style-layers", "--weights", "--device", "--seed", "--log", "--plot", "--save-every",
+                 "--align-adam-epsilon"):
+        assert flag in proc.stdout

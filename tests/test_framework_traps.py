@@ -1,0 +1,160 @@
+"""The framework differences this project works around, each demonstrated and measured, so a
+reader can see that the trap is real and that the backends avoid it."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common.config import AdamSettings
+
+from . import reference as ref
+from .conftest import require
+
+
+GRADS = [np.random.default_rng(t).standard_normal(500) * 10.0 ** np.random.default_rng(99 + t).uniform(-9, -3, 500)
+         for t in range(20)]  # spread over 1e-9 .. 1e-3, like this problem's pixel gradients
+
+
+def test_adam_epsilon_conventions_differ_in_numpy():
+    corrected = ref.adam_corrected(np.zeros(500), GRADS, lr=0.3)
+    uncorrected = ref.adam_uncorrected(np.zeros(500), GRADS, lr=0.3)
+    assert ref.relative_error(uncorrected, corrected) > 0.05  # tiny gradients move much less
+    adam = AdamSettings()
+    aligned = ref.adam_uncorrected(np.zeros(500), GRADS, lr=0.3,
+                                   eps_at=lambda t: adam.eps * np.sqrt(1 - adam.beta2 ** t))
+    assert ref.relative_error(aligned, corrected) < 1e-12
+
+
+def _gluon_adam(grads, align: bool) -> np.ndarray:
+    import mxnet as mx
+    from mxnet import autograd, gluon, nd
+
+    from backends.mxnet.optimizer import make_trainer, prepare_update
+
+    adam = AdamSettings(align_epsilon=align)
+    p = gluon.Parameter("w", shape=(len(grads[0]),), dtype="float64")
+    p.initialize(mx.init.Zero(), ctx=mx.cpu())
+    trainer = make_trainer([p], adam, lr=0.3)
+    for t, g in enumerate(grads, start=1):
+        with autograd.record():
+            loss = (p.data() * nd.array(g, dtype="float64")).sum()  # d loss / d w = g
+        loss.backward()
+        prepare_update(trainer, adam, t)
+        trainer.step(1)
+    return p.data().asnumpy()
+
+
+def test_mxnet_adam_is_the_uncorrected_form_and_aligned_equals_pytorchs():
+    """(MXNet's adam_update takes lr and epsilon as float32 operator parameters, hence 1e-4.)"""
+    require("mxnet")
+    corrected = ref.adam_corrected(np.zeros(500), GRADS, lr=0.3)
+    uncorrected = ref.adam_uncorrected(np.zeros(500), GRADS, lr=0.3)
+    assert ref.relative_error(_gluon_adam(GRADS, align=False), uncorrected) < 1e-4
+    assert ref.relative_error(_gluon_adam(GRADS, align=True), corrected) < 1e-4
+    assert ref.relative_error(uncorrected, corrected) > 0.05
+
+
+def test_torch_adam_is_the_corrected_form():
+    require("torch")
+    import torch
+
+    w = torch.zeros(500, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([w], lr=0.3)
+    for g in GRADS:
+        optimizer.zero_grad()
+        (w * torch.from_numpy(g)).sum().backward()
+        optimizer.step()
+    assert ref.relative_error(w.detach().numpy(), ref.adam_corrected(np.zeros(500), GRADS, lr=0.3)) < 1e-6
+
+
+def test_torchvision_inplace_relu_aliases_stored_conv_outputs():
+    """The chapter's PyTorch loop stores a conv output and runs the next layer: with
+    ReLU(inplace=True) the stored tensor becomes the ReLU output."""
+    require("torch")
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    features = torchvision.models.vgg19(weights=None).features[:3].eval()
+    x = torch.randn(1, 3, 16, 16)
+    stored = []
+    with torch.no_grad():
+        y = x
+        for layer in features:
+            y = layer(y)
+            stored.append(y)  # the chapter's way
+        conv_out = features[0](x)
+    assert conv_out.min() < 0
+    assert torch.equal(stored[0], torch.relu(conv_out))  # silently post-ReLU
+    assert not torch.equal(stored[0], conv_out)
+
+
+def test_mxnet_maxpool_gradient_is_wrong_outside_training_mode():
+    """MXNet 1.9.1 with oneDNN: MaxPool2D under autograd.record(train_mode=False) sends the
+    gradient to the wrong pixels, so the backend records in training mode."""
+    require("mxnet")
+    from mxnet import autograd, gluon, nd
+
+    pool = gluon.nn.MaxPool2D(strides=2)
+    data = np.random.default_rng(0).standard_normal((1, 4, 6, 6)).astype(np.float32)
+    # Reference: the gradient of sum(maxpool(x)^2) is 2*max at each window's argmax.
+    windows = data.reshape(1, 4, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(1, 4, 3, 3, 4)
+    expected = np.zeros_like(data)
+    arg = windows.argmax(-1)
+    for c in range(4):
+        for i in range(3):
+            for j in range(3):
+                k = arg[0, c, i, j]
+                expected[0, c, 2 * i + k // 2, 2 * j + k % 2] = 2 * windows[0, c, i, j, k]
+    grads = {}
+    for train_mode in (True, False):
+        x = nd.array(data)
+        x.attach_grad()
+        with autograd.record(train_mode=train_mode):
+            loss = (pool(x) ** 2).sum()
+        loss.backward()
+        grads[train_mode] = x.grad.asnumpy()
+    np.testing.assert_allclose(grads[True], expected, rtol=1e-6)
+    assert np.abs(grads[False] - expected).max() > 1.0  # wrong, not merely imprecise
+
+
+def test_mxnet_trainer_batch_size_rescales_the_gradient_like_a_larger_epsilon():
+    """Trainer.step(n) divides gradients by n before Adam; Adam is scale-invariant but for
+    epsilon, so step(n) acts like epsilon * n: with tiny gradients the update shrinks."""
+    require("mxnet")
+    import mxnet as mx
+    from mxnet import autograd, gluon
+
+    def first_update(batch_size: int, grad: float) -> float:
+        p = gluon.Parameter("w", shape=(1,))
+        p.initialize(mx.init.Zero(), ctx=mx.cpu())
+        trainer = gluon.Trainer([p], "adam", {"learning_rate": 0.1})
+        with autograd.record():
+            loss = (p.data() * grad).sum()
+        loss.backward()
+        trainer.step(batch_size)
+        return float(p.data().asscalar())
+
+    assert first_update(1, 1.0) == pytest.approx(-0.1, rel=1e-5)
+    assert first_update(100, 1.0) == pytest.approx(-0.1, rel=1e-4)  # large gradient: the scale cancels
+    one, hundred = first_update(1, 1e-7), first_update(100, 1e-7)
+    assert abs(hundred) < 0.2 * abs(one)  # tiny gradient: epsilon dominates once rescaled
+
+
+def test_torch_accumulates_gradients_unless_zeroed_and_gluon_overwrites():
+    require("torch")
+    require("mxnet")
+    import torch
+    from mxnet import autograd, nd
+
+    t = torch.ones(3, requires_grad=True)
+    for _ in range(2):
+        (2 * t).sum().backward()
+    assert t.grad.tolist() == [4.0, 4.0, 4.0]  # summed over both backward passes
+    m = nd.ones(3)
+    m.attach_grad()  # grad_req='write' by default
+    for _ in range(2):
+        with autograd.record():
+            y = (2 * m).sum()
+        y.backward()
+    assert m.grad.asnumpy().tolist() == [2.0, 2.0, 2.0]  # overwritten

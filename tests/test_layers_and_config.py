@@ -1,0 +1,64 @@
+"""Layer names and indices, configuration checks and the learning-rate schedule."""
+from __future__ import annotations
+
+import pytest
+
+from common.config import LossWeights, Schedule, TransferConfig
+from common.errors import ConfigError, LayerError
+from common.layers import LAYER_NAMES, layer_index, parameter_shapes, parse_layers
+
+
+def test_names_match_torchvision_and_gluon_indices():
+    assert len(LAYER_NAMES) == 37
+    expected = {"conv1_1": 0, "relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "conv4_4": 25,
+                "relu4_4": 26, "pool4": 27, "relu5_1": 29, "pool5": 36}
+    assert {name: layer_index(name) for name in expected} == expected
+
+
+def test_layers_are_accepted_by_name_index_and_mixed():
+    assert parse_layers("relu1_1,relu2_1") == (1, 6)
+    assert parse_layers("29, 1 6") == (1, 6, 29)
+    assert parse_layers(["RELU4_4", "relu4_4", 26]) == (26,)
+
+
+@pytest.mark.parametrize("bad", ["relu9_1", "conv", "37", "-1", "", " , "])
+def test_unknown_layers_are_refused(bad):
+    with pytest.raises(LayerError):
+        parse_layers(bad)
+
+
+def test_parameter_shapes_cover_each_conv_up_to_the_cut():
+    shapes = parameter_shapes(29)
+    assert shapes["features.0.weight"] == (64, 3, 3, 3)
+    assert shapes["features.28.weight"] == (512, 512, 3, 3) and shapes["features.28.bias"] == (512,)
+    assert len(shapes) == 2 * 13 and "features.30.weight" not in shapes
+
+
+def test_schedule_decays_after_every_n_updates():
+    s = Schedule(steps=500, lr=0.3, decay_every=50, decay_factor=0.8)
+    assert s.lr_at(0) == s.lr_at(49) == 0.3
+    assert s.lr_at(50) == pytest.approx(0.24) and s.lr_at(99) == pytest.approx(0.24)
+    assert s.lr_at(499) == pytest.approx(0.3 * 0.8 ** 9)
+
+
+def test_defaults_are_the_chapters():
+    c = TransferConfig()
+    assert c.size == (300, 450) and c.content_layers == (26,) and c.style_layers == (1, 6, 11, 20, 29)
+    assert (c.weights.content, c.weights.style, c.weights.tv) == (1.0, 1e4, 10.0)
+    assert (c.schedule.steps, c.schedule.lr, c.schedule.decay_every, c.schedule.decay_factor) == (500, 0.3, 50, 0.8)
+    assert c.last_layer == 29
+
+
+@pytest.mark.parametrize("config, message", [
+    (TransferConfig(size=(31, 100)), "too small"),
+    (TransferConfig(schedule=Schedule(steps=0)), "--steps"),
+    (TransferConfig(schedule=Schedule(lr=0)), "--lr"),
+    (TransferConfig(schedule=Schedule(lr=float("nan"))), "--lr"),
+    (TransferConfig(schedule=Schedule(decay_every=0)), "--lr-decay-every"),
+    (TransferConfig(schedule=Schedule(decay_factor=-0.5)), "--lr-decay-factor"),
+    (TransferConfig(weights=LossWeights(style=-1)), "--style-weight"),
+    (TransferConfig(weights=LossWeights(0, 0, 0)), "all loss weights"),
+])
+def test_invalid_settings_are_refused(config, message):
+    with pytest.raises(ConfigError, match=message):
+        config.validate()

@@ -1,0 +1,132 @@
+"""The neutral weight format, its sources, and clear failures when weights cannot be had."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common import weights as wmod
+from common.errors import WeightsError
+from common.layers import parameter_shapes
+from common.weights import check_weights, load_weights, random_weights, save_npz
+
+from .conftest import require
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch-home"))
+    return tmp_path / "cache"
+
+
+def test_random_weights_are_seeded_he_normal_and_independent_of_the_cut():
+    a, b = random_weights(3, 29), random_weights(3, 29)
+    assert set(a) == set(parameter_shapes(29))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    deeper = random_weights(3, 36)
+    assert all(np.array_equal(a[k], deeper[k]) for k in a)
+    assert not np.array_equal(a["features.0.weight"], random_weights(4, 29)["features.0.weight"])
+    w = a["features.28.weight"]  # fan_in = 512 * 9
+    assert w.dtype == np.float32 and w.std() == pytest.approx(np.sqrt(2 / (512 * 9)), rel=0.01)
+
+
+def test_npz_round_trip(tmp_path):
+    path = save_npz(random_weights(0, 36), tmp_path / "w.npz")
+    loaded = load_weights(str(path), 29)
+    assert set(loaded) == set(parameter_shapes(29))
+    np.testing.assert_array_equal(loaded["features.0.weight"], random_weights(0, 29)["features.0.weight"])
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda w: w.pop("features.25.weight"), "has no features.25.weight"),
+    (lambda w: w.__setitem__("features.0.weight", np.zeros((64, 1, 3, 3), np.float32)), r"shape \(64, 1, 3, 3\)"),
+    (lambda w: w["features.2.bias"].__setitem__(0, np.nan), "NaN"),
+])
+def test_weights_that_do_not_fit_vgg19_are_refused(tmp_path, damage, message):
+    weights = random_weights(0, 29)
+    damage(weights)
+    path = save_npz(weights, tmp_path / "w.npz")
+    with pytest.raises(WeightsError, match=message):
+        load_weights(str(path), 29)
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("missing.npz", None, "no such file|not found"),
+    ("w.txt", b"hello", "must be a .npz"),
+    ("broken.npz", b"PK\x03\x04 broken", "cannot read"),
+])
+def test_unreadable_weight_files_are_refused(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(WeightsError, match=message):
+        load_weights(str(path), 29)
+
+
+def test_torch_state_dict_pth_is_read_with_weights_only(tmp_path):
+    require("torch")
+    import torch
+
+    state = {k: torch.from_numpy(v) for k, v in random_weights(1, 36).items()}
+    state["classifier.0.weight"] = torch.zeros(4, 4)  # the rest of a full VGG state_dict is ignored
+    torch.save(state, tmp_path / "vgg.pth")
+    loaded = load_weights(str(tmp_path / "vgg.pth"), 29)
+    np.testing.assert_array_equal(loaded["features.28.weight"], random_weights(1, 29)["features.28.weight"])
+
+
+def test_imagenet_download_failure_is_one_clear_line(monkeypatch):
+    require("torch")
+    import torchvision
+
+    def offline(*args, **kwargs):
+        import urllib.error
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+
+    monkeypatch.setattr(torchvision.models.VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
+    with pytest.raises(WeightsError) as info:
+        load_weights("imagenet", 29)
+    text = str(info.value)
+    assert "\n" not in text and "no network" in text and "--weights" in text
+
+
+def test_imagenet_is_converted_once_then_read_from_the_cache(monkeypatch, private_cache):
+    require("torch")
+    import torch
+    import torchvision
+
+    calls = []
+
+    def fake_download(*args, **kwargs):
+        calls.append(1)
+        return {k: torch.from_numpy(v) for k, v in random_weights(7, 36).items()}
+
+    monkeypatch.setattr(torchvision.models.VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fake_download)
+    first = load_weights("imagenet", 29)
+    second = load_weights("imagenet", 29)
+    assert calls == [1]
+    assert (private_cache / "vgg19-imagenet1k-v1.npz").is_file()
+    np.testing.assert_array_equal(first["features.28.weight"], second["features.28.weight"])
+
+
+def test_a_cached_neutral_copy_needs_no_framework(private_cache, monkeypatch):
+    save_npz(random_weights(5, 36), private_cache / wmod.PRETRAINED["gluon"][0])
+    monkeypatch.setattr(wmod, "_pretrained_module", lambda *a: pytest.fail("tried to import a framework"))
+    assert load_weights("gluon", 29)["features.0.weight"].shape == (64, 3, 3, 3)
+
+
+def test_gluon_download_failure_is_one_clear_line(monkeypatch):
+    require("mxnet")
+    from mxnet.gluon.model_zoo import vision
+
+    def offline(*args, **kwargs):
+        raise OSError("Failed to resolve 'apache-mxnet.s3-accelerate.dualstack.amazonaws.com'")
+
+    monkeypatch.setattr(vision, "vgg19", offline)
+    with pytest.raises(WeightsError) as info:
+        load_weights("gluon", 29)
+    assert "\n" not in str(info.value) and "no network" in str(info.value)
+
+
+def test_check_weights_keeps_only_what_the_cut_needs():
+    kept = check_weights(random_weights(0, 36), 6, "test")
+    assert sorted(kept) == sorted(parameter_shapes(6))
