@@ -70,6 +70,19 @@ class StyleBackend(ABC):
     # m/(sqrt(v)+eps) (MXNet, Kingma & Ba section 2's "efficient" form).
     adam_epsilon: ClassVar[Literal["corrected", "uncorrected"]]
 
+    # The stages are written once per framework in its ``transforms`` and ``losses`` modules;
+    # the wrappers here only move arrays across the interface.
+    transforms: ClassVar[Any]  # module with preprocess, postprocess on native arrays
+    losses: ClassVar[Any]  # module with content_loss, gram, style_loss, tv_loss on native arrays
+
+    @abstractmethod
+    def _native(self, array: np.ndarray) -> Any:
+        """NumPy -> a float32 framework array on this backend's device."""
+
+    @abstractmethod
+    def _numpy(self, value: Any) -> np.ndarray:
+        """Framework array -> NumPy (waits for the value)."""
+
     # -- setup ---------------------------------------------------------------
     @abstractmethod
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
@@ -95,29 +108,17 @@ class StyleBackend(ABC):
         """True if any VGG weight would get a gradient (it never should)."""
 
     # -- stages --------------------------------------------------------------
-    @abstractmethod
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """(H, W, 3) RGB in [0, 1] -> (1, 3, H, W) standardised with ImageNet mean and std."""
+        return self._numpy(self.transforms.preprocess(self._native(image)))
 
-    @abstractmethod
     def postprocess(self, x: np.ndarray) -> np.ndarray:
         """(1, 3, H, W) standardised -> (H, W, 3) RGB clipped to [0, 1]."""
+        return self._numpy(self.transforms.postprocess(self._native(x)))
 
     @abstractmethod
     def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
         """Outputs of the given ``features`` indices for input ``x``, in the order asked."""
-
-    # The four losses are written once per framework in its ``losses`` module; these
-    # wrappers only move arrays across the interface.
-    losses: ClassVar[Any]  # module with content_loss, gram, style_loss, tv_loss on native arrays
-
-    @abstractmethod
-    def _native(self, array: np.ndarray) -> Any:
-        """NumPy -> a float32 framework array on this backend's device."""
-
-    @abstractmethod
-    def _numpy(self, value: Any) -> np.ndarray:
-        """Framework array -> NumPy (waits for the value)."""
 
     def content_loss(self, y_hat: np.ndarray, y: np.ndarray) -> float:
         return float(self._numpy(self.losses.content_loss(self._native(y_hat), self._native(y))))

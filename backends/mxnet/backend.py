@@ -28,6 +28,7 @@ class MXNetBackend(StyleBackend):
     framework = f"MXNet {mx.__version__}"
     asynchronous = True  # the engine queues work on every device; synchronize() waits for it
     adam_epsilon = "uncorrected"
+    transforms = transforms
     losses = losses
 
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
@@ -56,12 +57,6 @@ class MXNetBackend(StyleBackend):
         return value.asnumpy()  # waits for the value: MXNet's one implicit synchronisation point
 
     # -- stages --------------------------------------------------------------
-    def preprocess(self, image: np.ndarray) -> np.ndarray:
-        return self._numpy(transforms.preprocess(self._native(image)))
-
-    def postprocess(self, x: np.ndarray) -> np.ndarray:
-        return self._numpy(transforms.postprocess(self._native(x)))
-
     def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
         # Training-mode forward without recording: the same kernels as the training steps (see
         # TRAINING_MODE above), so the content loss of the content image is exactly 0 at step 1.

@@ -21,6 +21,7 @@ class TorchBackend(StyleBackend):
     framework = f"PyTorch {torch.__version__}"
     asynchronous = False  # eager on the CPU; CUDA work is queued, synchronize() waits for it
     adam_epsilon = "corrected"
+    transforms = transforms
     losses = losses
 
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
@@ -53,12 +54,6 @@ class TorchBackend(StyleBackend):
         return value.detach().to("cpu", copy=True).numpy()
 
     # -- stages --------------------------------------------------------------
-    def preprocess(self, image: np.ndarray) -> np.ndarray:
-        return self._numpy(transforms.preprocess(self._native(image)))
-
-    def postprocess(self, x: np.ndarray) -> np.ndarray:
-        return self._numpy(transforms.postprocess(self._native(x)))
-
     def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
         with torch.inference_mode():  # targets need no autograd graph
             return [self._numpy(y) for y in FeatureTaps(self._features, layers)(self._native(x))]
