@@ -9,6 +9,7 @@ does instead of checking its name.
 from __future__ import annotations
 
 import math
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
@@ -100,6 +101,10 @@ class StyleBackend(ABC):
         """Where the work runs, in words (``cpu``, ``cuda:0 (NVIDIA H100)``)."""
 
     @abstractmethod
+    def environment(self) -> dict[str, str]:
+        """Versions and the settings that change numbers or speed (threads, oneDNN, TF32, ...)."""
+
+    @abstractmethod
     def synchronize(self) -> None:
         """Wait until all queued work is done (a no-op for eager CPU frameworks)."""
 
@@ -142,9 +147,44 @@ class StyleBackend(ABC):
     def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
         """Make ``init`` the trained parameter and create the framework's own Adam."""
 
-    @abstractmethod
     def step(self) -> LossTerms[float]:
         """Losses at the current image, then one Adam update; returns the losses before it."""
+        terms = self._forward()
+        self._backward(terms)
+        self._update()
+        return self._floats(terms)
+
+    def timed_step(self) -> tuple[LossTerms[float], dict[str, float]]:
+        """``step()`` with the work waited for after each stage: seconds spent in the forward
+        pass (features and losses), the backward pass and the optimizer update."""
+        clock = [self._clock()]
+        terms = self._forward()
+        clock.append(self._clock())
+        self._backward(terms)
+        clock.append(self._clock())
+        self._update()
+        clock.append(self._clock())
+        seconds = {stage: clock[i + 1] - clock[i] for i, stage in enumerate(("forward", "backward", "update"))}
+        return self._floats(terms), seconds
+
+    def _clock(self) -> float:
+        self.synchronize()  # an asynchronous engine would otherwise bill this stage's work to the next
+        return time.perf_counter()
+
+    # The three parts of a step, on native arrays (framework scalars in LossTerms).
+    @abstractmethod
+    def _forward(self) -> LossTerms[Any]: ...
+
+    @abstractmethod
+    def _backward(self, terms: LossTerms[Any]) -> None: ...
+
+    @abstractmethod
+    def _update(self) -> None: ...
+
+    @staticmethod
+    @abstractmethod
+    def _floats(terms: LossTerms[Any]) -> LossTerms[float]:
+        """The four framework scalars as floats, in one device-to-host copy."""
 
     @abstractmethod
     def set_learning_rate(self, lr: float) -> None: ...

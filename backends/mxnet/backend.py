@@ -44,6 +44,9 @@ class MXNetBackend(StyleBackend):
     def device(self) -> str:
         return devices.describe(self._ctx)
 
+    def environment(self) -> dict[str, str]:
+        return devices.environment(self._ctx)
+
     def synchronize(self) -> None:
         devices.synchronize()
 
@@ -99,17 +102,20 @@ class MXNetBackend(StyleBackend):
         self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
         self._updates = 0
 
-    def step(self) -> LossTerms[float]:
+    def _forward(self) -> LossTerms[nd.NDArray]:
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).
         with autograd.record(train_mode=TRAINING_MODE):
-            terms = self._objective(self._x.data(), self._taps, self._content, self._grams, self._weights)
+            return self._objective(self._x.data(), self._taps, self._content, self._grams, self._weights)
+
+    def _backward(self, terms: LossTerms[nd.NDArray]) -> None:
         terms.total.backward()
+
+    def _update(self) -> None:
         self._updates += 1
         prepare_update(self._trainer, self._adam, self._updates)
         # step(1): Trainer divides gradients by batch_size before Adam sees them, which for
         # Adam acts like multiplying epsilon by it; one image means batch size 1.
         self._trainer.step(1)
-        return self._floats(terms)
 
     def set_learning_rate(self, lr: float) -> None:
         set_learning_rate(self._trainer, lr)

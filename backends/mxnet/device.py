@@ -7,6 +7,8 @@ explains why, instead of failing deep inside the first convolution.
 """
 from __future__ import annotations
 
+import os
+
 import mxnet as mx
 
 from common.errors import BackendUnavailable
@@ -46,3 +48,24 @@ def describe(ctx: mx.Context) -> str:
 def synchronize() -> None:
     # MXNet's engine is asynchronous on every device: calls return before the work is done.
     mx.nd.waitall()
+
+
+def environment(ctx: mx.Context) -> dict[str, str]:
+    """The settings that change MXNet's numbers or speed, for reports."""
+    features = mx.runtime.Features()
+    env = {
+        "framework": f"mxnet {mx.__version__}",
+        "device": describe(ctx),
+        "oneDNN (CPU convolutions)": ("on" if features.is_enabled("MKLDNN") and
+                                      os.environ.get("MXNET_MKLDNN_ENABLED", "1") != "0" else "off")
+                                    ,
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "unset (MXNet picks)"),
+        "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice (asynchronous)"),
+        "built with CUDA": str(features.is_enabled("CUDA")),
+    }
+    if ctx.device_type == "gpu":
+        env.update({
+            "cuDNN autotune (MXNET_CUDNN_AUTOTUNE_DEFAULT)": os.environ.get("MXNET_CUDNN_AUTOTUNE_DEFAULT", "1"),
+            "NVIDIA_TF32_OVERRIDE (TF32 in cuDNN convolutions on Ampere+)": os.environ.get("NVIDIA_TF32_OVERRIDE", "unset: TF32 allowed"),
+        })
+    return env

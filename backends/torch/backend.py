@@ -26,6 +26,7 @@ class TorchBackend(StyleBackend):
 
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
         self._device = devices.resolve_device(device)
+        devices.use_every_core()
         self._features = build_features(weights, last_layer, self._device)
         self._x: torch.Tensor | None = None
 
@@ -36,6 +37,9 @@ class TorchBackend(StyleBackend):
     @property
     def device(self) -> str:
         return devices.describe(self._device)
+
+    def environment(self) -> dict[str, str]:
+        return devices.environment(self._device)
 
     def synchronize(self) -> None:
         devices.synchronize(self._device)
@@ -87,13 +91,16 @@ class TorchBackend(StyleBackend):
         self._weights = weights
         self._optimizer = make_adam(self._x, adam, lr)
 
-    def step(self) -> LossTerms[float]:
+    def _forward(self) -> LossTerms[torch.Tensor]:
         # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).
         self._optimizer.zero_grad(set_to_none=True)
-        terms = self._objective(self._x, self._taps, self._content, self._grams, self._weights)
+        return self._objective(self._x, self._taps, self._content, self._grams, self._weights)
+
+    def _backward(self, terms: LossTerms[torch.Tensor]) -> None:
         terms.total.backward()
+
+    def _update(self) -> None:
         self._optimizer.step()
-        return self._floats(terms)
 
     def set_learning_rate(self, lr: float) -> None:
         set_learning_rate(self._optimizer, lr)
