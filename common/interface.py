@@ -75,6 +75,7 @@ class StyleBackend(ABC):
     # the wrappers here only move arrays across the interface.
     transforms: ClassVar[Any]  # module with preprocess, postprocess on native arrays
     losses: ClassVar[Any]  # module with content_loss, gram, style_loss, tv_loss on native arrays
+    calls: ClassVar[dict[str, str]]  # the framework call behind each stage, for reports
 
     @abstractmethod
     def _native(self, array: np.ndarray) -> Any:

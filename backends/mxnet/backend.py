@@ -30,6 +30,18 @@ class MXNetBackend(StyleBackend):
     adam_epsilon = "uncorrected"
     transforms = transforms
     losses = losses
+    # The framework call behind each stage, for reports.
+    calls = {
+        "preprocess": "nd.broadcast_div(nd.broadcast_sub(img.transpose((2, 0, 1)).expand_dims(0), mean), std)",
+        "features": "gluon vision.vgg19().features[i](x) (Activation('relu') is not in place)",
+        "gram": "nd.dot(x, x, transpose_b=True) / x.size",
+        "content": "nd.square(y_hat - y).mean()",
+        "style": "nd.square(gram(y_hat) - gram_y).mean()",
+        "tv": "nd.abs(nd.slice_axis(y, 2, 1, None) - nd.slice_axis(y, 2, 0, -1)).mean() ...",
+        "total": "w_c * content + w_s * style + w_tv * tv",
+        "backward": "with autograd.record(): ...; total.backward(); x.grad",
+        "adam": "gluon.Trainer({x}, 'adam', {'learning_rate': lr, 'epsilon': 1e-8}).step(1)",
+    }
 
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
         self._ctx = devices.resolve_device(device)

@@ -23,6 +23,18 @@ class TorchBackend(StyleBackend):
     adam_epsilon = "corrected"
     transforms = transforms
     losses = losses
+    # The framework call behind each stage, for reports.
+    calls = {
+        "preprocess": "(torch.from_numpy(img).permute(2, 0, 1)[None] - mean) / std",
+        "features": "torchvision vgg19().features[i](x), clone() before ReLU(inplace=True)",
+        "gram": "x @ x.T / x.numel()",
+        "content": "torch.square(y_hat - y).mean()",
+        "style": "torch.square(gram(y_hat) - gram_y).mean()",
+        "tv": "(y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() ...",
+        "total": "w_c * content + w_s * style + w_tv * tv",
+        "backward": "total.backward(); x.grad",
+        "adam": "torch.optim.Adam([x], lr, eps=1e-8).step()",
+    }
 
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
         self._device = devices.resolve_device(device)

@@ -1,0 +1,61 @@
+"""Recipes: the choices that decide what a backend computes beyond the algorithm itself —
+how images are resized, where features are taken, the learning rate, Adam's epsilon and the
+weights. ``project`` is this project's (identical for both backends); ``d2l`` is each tab of the
+Dive into Deep Learning chapter as written, so the two differ in five ways."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .images import read_image
+from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+
+
+@dataclass(frozen=True)
+class Recipe:
+    resize: str  # "pillow": common/images.py (= torchvision Resize on a PIL image); "opencv": mx.image.imresize
+    content_layers: tuple[int, ...]
+    style_layers: tuple[int, ...]
+    lr: float
+    align_epsilon: bool
+    weights: Optional[str] = None  # None: the run's --weights
+
+    def read(self, path: Path, size: tuple[int, int]) -> np.ndarray:
+        if self.resize == "opencv":
+            return importlib.import_module("backends.mxnet.chapter").read_image(path, size)
+        return read_image(path, size)
+
+
+def project(lr: float, content_layers=DEFAULT_CONTENT_LAYERS, style_layers=DEFAULT_STYLE_LAYERS,
+            align_epsilon: bool = True) -> Recipe:
+    return Recipe("pillow", tuple(content_layers), tuple(style_layers), lr, align_epsilon)
+
+
+# The chapter asks both tabs for indices [0, 5, 10, 19, 28] (style) and [25] (content): conv
+# outputs. MXNet stores them as they are (Activation('relu') makes a new array). PyTorch's loop
+# stores them too, but torchvision's ReLU(inplace=True) then overwrites each one, except index 28,
+# the last layer run: it really reads relu1_1, relu2_1, relu3_1, relu4_1, conv5_1 and relu4_4.
+D2L_MXNET = Recipe("opencv", (25,), (0, 5, 10, 19, 28), lr=0.9, align_epsilon=False, weights="gluon")
+D2L_TORCH = Recipe("pillow", (26,), (1, 6, 11, 20, 28), lr=0.3, align_epsilon=False, weights="imagenet")
+
+# Each difference between the two tabs, as the fields that carry it.
+D2L_DIFFERENCES: dict[str, tuple[str, ...]] = {
+    "resize (OpenCV vs antialiased Pillow)": ("resize",),
+    "feature point (pre-ReLU vs in-place-ReLU aliasing)": ("content_layers", "style_layers"),
+    "learning rate (0.9 vs 0.3)": ("lr",),
+    "Adam epsilon placement": ("align_epsilon",),
+    "pretrained weights (Gluon zoo vs torchvision)": ("weights",),
+}
+
+
+def without(mxnet: Recipe, torch: Recipe, fields: tuple[str, ...]) -> Recipe:
+    """The MXNet recipe with ``fields`` taken from the PyTorch one: that difference removed.
+    Removing the epsilon difference means aligning MXNet's Adam to PyTorch's convention."""
+    changes = {f: getattr(torch, f) for f in fields}
+    if "align_epsilon" in fields:
+        changes["align_epsilon"] = True
+    return replace(mxnet, **changes)

@@ -1,0 +1,94 @@
+"""scripts/compare.py writes a complete, self-contained report for both recipes."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common import compare
+from common.recipes import D2L_DIFFERENCES, D2L_MXNET, D2L_TORCH, without
+
+from .conftest import require, synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    require("torch")
+    require("mxnet")
+    folder = tmp_path_factory.mktemp("compare")
+    for name, seed in (("content.png", 1), ("style.png", 2)):
+        Image.fromarray((synthetic_image(seed, (60, 80)) * 255).astype(np.uint8)).save(folder / name)
+    return folder
+
+
+def run_compare(folder: Path, *extra) -> tuple[subprocess.CompletedProcess, Path]:
+    report = folder / f"report-{'-'.join(extra) or 'project'}"
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), "--content", str(folder / "content.png"),
+                           "--style", str(folder / "style.png"), "--size", "32", "48", "--steps", "4",
+                           "--weights", "random", "--device", "cpu", "--timing-steps", "1", "--report", str(report),
+                           *extra], capture_output=True, text=True, timeout=600)
+    return proc, report
+
+
+def test_project_report(inputs):
+    proc, report = run_compare(inputs)
+    assert proc.returncode == 0, proc.stderr
+    numbers = json.loads((report / "numbers.json").read_text())
+    stages = {row["stage"]: row for row in numbers["stages"]}
+    assert stages["preprocess (content image)"]["max_abs"] == 0
+    assert all(row["max_rel"] < 1e-5 for name, row in stages.items() if "Adam" not in name)
+    native = stages["one Adam step, native epsilon (update of the image)"]["max_rel"]
+    aligned = stages["one Adam step, aligned epsilon (update of the image)"]["max_rel"]
+    assert aligned < native / 10  # the epsilon placement is the difference, and alignment removes it
+    assert set(numbers["trajectories"]) == {"native", "aligned"}
+    assert len(numbers["trajectories"]["native"]["mxnet"]["totals"]) == 4
+    assert set(numbers["seconds_per_stage"]["torch"]) == {"forward", "backward", "update", "step"}
+    assert "oneDNN (CPU convolutions)" in numbers["environment"]["mxnet"]
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4  # curves, two outputs, heat map: all embedded
+    assert not re.search(r'src="(?!data:)', html)  # nothing outside the one file
+    md = (report / "report.md").read_text()
+    for section in ("Stage by stage", "Training trajectories", "Pictures", "Time per stage", "Environment"):
+        assert f"## {section}" in md
+
+
+def test_d2l_report_has_the_ablation(inputs):
+    proc, report = run_compare(inputs, "--recipe", "d2l")
+    assert proc.returncode == 0, proc.stderr
+    numbers = json.loads((report / "numbers.json").read_text())
+    rows = {row["removed"]: row for row in numbers["ablation"]}
+    assert set(rows) == {"nothing (the chapter as written)", *D2L_DIFFERENCES, "all five"}
+    as_written, all_removed = rows["nothing (the chapter as written)"], rows["all five"]
+    # the chapter's tabs compute different losses from the first step; removing every difference
+    # leaves only rounding between the frameworks
+    assert abs(as_written["step1"]["mxnet"]["total"] / as_written["step1"]["torch"]["total"] - 1) > 0.1
+    assert all_removed["step1"]["mxnet"]["total"] == pytest.approx(all_removed["step1"]["torch"]["total"], rel=1e-5)
+    assert all_removed["psnr"] > as_written["psnr"] + 10
+    assert "same setting" in rows["pretrained weights (Gluon zoo vs torchvision)"]["note"]  # --weights random
+
+
+def test_removing_every_difference_gives_the_torch_recipe():
+    everything = tuple(f for fields in D2L_DIFFERENCES.values() for f in fields)
+    assert without(D2L_MXNET, D2L_TORCH, everything) == D2L_TORCH.__class__(**{**D2L_TORCH.__dict__, "align_epsilon": True})
+
+
+def test_bad_report_folder_is_one_line(tmp_path):
+    (tmp_path / "file").write_text("x")
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), "--report", str(tmp_path / "file"),
+                           "--weights", "random"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "is a file" in proc.stderr
+
+
+def test_psnr_and_difference():
+    a = np.zeros((4, 4, 3))
+    assert compare.psnr(a, a) == float("inf")
+    assert compare.psnr(a, a + 0.1) == pytest.approx(20.0)
+    assert compare.difference(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == (2.0, 0.5)
