@@ -158,3 +158,60 @@ def test_torch_accumulates_gradients_unless_zeroed_and_gluon_overwrites():
             y = (2 * m).sum()
         y.backward()
     assert m.grad.asnumpy().tolist() == [2.0, 2.0, 2.0]  # overwritten
+
+
+def test_chapter_resizes_differ_and_torchvision_on_pil_is_pillow_bilinear(tmp_path):
+    """The chapter's MXNet tab resizes with OpenCV's bilinear filter without antialiasing and
+    width first; its PyTorch tab with torchvision's Resize on a PIL image (antialiased)."""
+    require("torch")
+    require("mxnet")
+    from PIL import Image
+
+    from backends.mxnet.chapter import read_image as mxnet_chapter
+    from backends.torch.chapter import read_image as torch_chapter
+    from common.images import read_image
+
+    rng = np.random.default_rng(0)
+    fine = (rng.random((120, 180, 3)) > 0.5).astype(np.uint8) * 255  # detail finer than the target grid
+    Image.fromarray(fine).save(tmp_path / "fine.png")
+    size = (30, 40)  # (height, width): a 4x/4.5x reduction
+    opencv, pil, ours = (f(tmp_path / "fine.png", size) for f in (mxnet_chapter, torch_chapter, read_image))
+    assert opencv.shape == pil.shape == ours.shape == (30, 40, 3)
+    np.testing.assert_array_equal(pil, ours)  # the project's resize is what torchvision does on PIL
+    # without antialiasing, OpenCV samples a few source pixels: the noise survives; Pillow averages it away
+    assert opencv.std() > 2 * pil.std()
+    assert np.abs(opencv - pil).max() > 0.3
+
+
+def test_lr_decay_stepped_in_the_wrong_place_is_off_by_one_update():
+    """StepLR.step() belongs after optimizer.step(); stepping it before shifts every decay one
+    update early. The project computes the rate from the 0-based step index instead."""
+    require("torch")
+    import torch
+
+    from common.config import Schedule
+
+    def rates(scheduler_first: bool) -> list[float]:
+        w = torch.zeros(1, requires_grad=True)
+        optimizer = torch.optim.Adam([w], lr=0.3)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
+        used = []
+        for _ in range(7):
+            if scheduler_first:
+                scheduler.step()
+            used.append(optimizer.param_groups[0]["lr"])
+            w.sum().backward()
+            optimizer.step()
+            if not scheduler_first:
+                scheduler.step()
+        return used
+
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch warns about exactly this misuse
+        early = rates(scheduler_first=True)
+    right = rates(scheduler_first=False)
+    schedule = Schedule(steps=7, lr=0.3, decay_every=3, decay_factor=0.5)
+    assert right == pytest.approx([schedule.lr_at(step) for step in range(7)])
+    assert early == pytest.approx([0.3, 0.3, 0.15, 0.15, 0.15, 0.075, 0.075])  # each decay one update early
