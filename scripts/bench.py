@@ -1,0 +1,141 @@
+#!/usr/bin/env python
+"""Seconds per style-transfer step for each backend, device and size, synchronised:
+
+    python scripts/bench.py                          # every backend, 150x225 and 300x450
+    python scripts/bench.py --backends torch --sizes 300x450 --steps 10 --json bench.json
+
+Each (backend, size) runs in its own process, so that peak memory is its own and one
+framework's thread settings cannot slow the other (they share the OpenMP runtime). Prints a
+table and, with --json, writes every number. Achieved GFLOP/s count only the necessary work
+(common/flops.py prints its formula).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
+    sys.path.insert(0, str(ROOT))
+
+from common.cli import OneLineParser, run_main, whole  # noqa: E402
+from common.config import MIN_SIDE, TransferConfig  # noqa: E402
+from common.errors import UserError  # noqa: E402
+from common.flops import FORMULA, step_flops  # noqa: E402
+from common.registry import available, backend_names  # noqa: E402
+
+PROG = "bench.py"
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 300x450") from None
+    if min(height, width) < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least {MIN_SIDE}")
+    return height, width
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description="Benchmark the style-transfer step of each backend.",
+                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--backends", default=",".join(backend_names()), help="comma-separated")
+    p.add_argument("--sizes", nargs="+", type=size_arg, default=[(150, 225), (300, 450)], metavar="HxW")
+    p.add_argument("--steps", type=whole, default=5, help="timed steps (median reported)")
+    p.add_argument("--warmup", type=whole, default=2, help="untimed steps first")
+    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    p.add_argument("--json", metavar="FILE", help="write every number here")
+    p.add_argument("--worker", nargs=2, metavar=("BACKEND", "HxW"), help=argparse.SUPPRESS)
+    return p
+
+
+def peak_memory(backend) -> dict[str, float]:
+    """Peak resident memory of this process (VmHWM), and the GPU allocator's peak on a GPU."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            out["peak_rss_gib"] = next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) / 2**20
+    except (OSError, StopIteration):
+        import resource
+        out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    if backend.name == "torch" and backend.device.startswith("cuda"):
+        import torch
+        out["gpu_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+
+def worker(name: str, size: tuple[int, int], steps: int, warmup: int, device: str) -> dict:
+    import numpy as np
+
+    from common.registry import load_backend
+    from common.transfer import compute_targets
+    from common.weights import random_weights
+
+    config = TransferConfig(size=size)
+    backend = load_backend(name)(random_weights(0, config.last_layer), last_layer=config.last_layer, device=device)
+    rng = np.random.default_rng(0)
+    content, style = (rng.random((*size, 3), dtype=np.float32) for _ in range(2))
+    init, targets = compute_targets(backend, content, style, config)
+    backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
+    for _ in range(warmup):
+        backend.timed_step()
+    samples = [backend.timed_step()[1] for _ in range(steps)]
+    step = float(np.median([sum(s.values()) for s in samples]))
+    flops = step_flops(size, config.last_layer)
+    return {"backend": name, "framework": backend.framework, "device": backend.device, "size": list(size),
+            "seconds_per_step": step, "steps_per_second": 1 / step,
+            "stages": {k: float(np.median([s[k] for s in samples])) for k in samples[0]},
+            "gflop_per_step": flops / 1e9, "gflops": flops / 1e9 / step,
+            "threads": backend.environment().get("threads", backend.environment().get("OMP_NUM_THREADS")),
+            **peak_memory(backend)}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], size_arg(args.worker[1]), args.steps, args.warmup, args.device)))
+        return 0
+    names = [n.strip() for n in args.backends.split(",") if n.strip()]
+    unknown = [n for n in names if n not in backend_names()]
+    if unknown or not names:
+        raise UserError(f"--backends {args.backends}: choose from {', '.join(backend_names())}")
+    if args.steps < 1:
+        raise UserError(f"--steps must be a positive whole number, not {args.steps}")
+    results, skipped = [], []
+    for name in names:
+        ok, reason = available(name)
+        if not ok:
+            skipped.append(reason)
+            print(f"{PROG}: skipping {name}: {reason}", file=sys.stderr)
+            continue
+        for h, w in args.sizes:
+            cmd = [sys.executable, __file__, "--worker", name, f"{h}x{w}", "--steps", str(args.steps),
+                   "--warmup", str(args.warmup), "--device", args.device]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+            if proc.returncode != 0:
+                last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+                raise UserError(f"{name} at {h}x{w} failed: {last}")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    header = f"{'backend':8} {'device':10} {'size':>9} {'s/step':>8} {'steps/s':>8} {'fwd':>7} {'bwd':>7} {'update':>7} {'GFLOP/s':>8} {'peak GiB':>9}"
+    print(header)
+    for r in results:
+        s = r["stages"]
+        print(f"{r['backend']:8} {r['device'][:10]:10} {r['size'][0]:>4}x{r['size'][1]:<4} {r['seconds_per_step']:8.3f} "
+              f"{r['steps_per_second']:8.2f} {s['forward']:7.3f} {s['backward']:7.3f} {s['update']:7.4f} "
+              f"{r['gflops']:8.1f} {r.get('gpu_peak_gib', r['peak_rss_gib']):9.2f}")
+    print(f"GFLOP/s = necessary FLOPs / median seconds per step; {FORMULA}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"formula": FORMULA, "results": results, "skipped": skipped}, indent=1))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    return run_main(PROG, build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
