@@ -54,6 +54,29 @@ class Schedule:
 
 
 @dataclass(frozen=True)
+class Execution:
+    """How a backend runs the algorithm: never what it computes, beyond bf16's rounding.
+
+    ``chapter()`` is the chapter's way, kept so that speed-ups are measured side by side:
+    trainable VGG weights (their gradients computed and thrown away), a plain layer loop,
+    no framework speed-ups."""
+
+    precision: str = "fp32"  # "bf16": the feature network under bf16 autocast; losses and Gram in fp32
+    frozen: bool = True  # no weight gradients (grad_req='null' / requires_grad_(False))
+    optimized: bool = True  # MXNet: one hybridized block, static allocation; PyTorch: channels_last where it pays
+    compile: bool = False  # PyTorch only: torch.compile the feature network (compile time reported apart)
+
+    @classmethod
+    def chapter(cls) -> "Execution":
+        return cls(frozen=False, optimized=False)
+
+    def validate(self) -> "Execution":
+        if self.precision not in ("fp32", "bf16"):
+            raise ConfigError(f"--precision must be fp32 or bf16, not {self.precision}")
+        return self
+
+
+@dataclass(frozen=True)
 class TransferConfig:
     size: tuple[int, int] = (300, 450)  # (height, width)
     content_layers: tuple[int, ...] = DEFAULT_CONTENT_LAYERS

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Generic, Iterator, Literal, Mapping, Sequence,
 
 import numpy as np
 
-from .config import AdamSettings, LossWeights
+from .config import AdamSettings, Execution, LossWeights
 
 T = TypeVar("T")
 
@@ -87,9 +87,10 @@ class StyleBackend(ABC):
 
     # -- setup ---------------------------------------------------------------
     @abstractmethod
-    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
-        """Build VGG-19 ``features`` cut after ``last_layer`` from neutral weights, frozen,
-        on ``device`` ("cpu", "gpu" or "auto")."""
+    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
+                 execution: Execution = Execution()) -> None:
+        """Build VGG-19 ``features`` cut after ``last_layer`` from neutral weights, on ``device``
+        ("cpu", "gpu" or "auto"), run as ``execution`` says (frozen and optimized by default)."""
 
     @classmethod
     @abstractmethod
@@ -193,6 +194,19 @@ class StyleBackend(ABC):
     @abstractmethod
     def image(self) -> np.ndarray:
         """The current synthesized image, (1, 3, H, W) standardised."""
+
+    @abstractmethod
+    def _image_copy(self) -> Any:
+        """A copy of the current image that stays on the device."""
+
+    def checkpoint(self, slot: int) -> None:
+        """Keep a device-side copy of the current image in ``slot``: no host transfer, no wait."""
+        if not hasattr(self, "_checkpoints"):
+            self._checkpoints: dict[int, Any] = {}
+        self._checkpoints[slot] = self._image_copy()
+
+    def checkpoint_image(self, slot: int) -> np.ndarray:
+        return self._numpy(self._checkpoints[slot])
 
 
 def info(backend: StyleBackend) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, conf
     lr = schedule.lr_at(0)
     backend.start(init, targets, config.weights, config.adam, lr)
     result = TransferResult(image=np.empty(0))
-    last_good = init
+    last_good: int | None = None  # checkpoint slot of the last image whose loss was finite
 
     def current() -> np.ndarray:
         return backend.postprocess(backend.image())
@@ -87,12 +87,12 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, conf
             if schedule.lr_at(step) != lr:
                 lr = schedule.lr_at(step)
                 backend.set_learning_rate(lr)
-            # Keep a host copy of the image this step starts from: if its loss is finite it
-            # becomes the last good image, the one saved should a later step diverge.
-            before = backend.image()
+            # A device-side copy of the image this step starts from, in two alternating slots: if
+            # a later loss is not finite, the one before it is saved. No host copy, no waiting.
+            backend.checkpoint(step % 2)
             backend.synchronize()  # an asynchronous engine would otherwise bill queued work to this step
             start = time.perf_counter()
-            terms = backend.step()
+            terms = backend.step()  # reading the four losses waits for the step: logging needs them
             backend.synchronize()
             seconds = time.perf_counter() - start
             if not terms.finite():
@@ -102,7 +102,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, conf
                                   f"the loss is {_describe_nonfinite(terms.as_dict())} at the first step; saved the content image")
                 result.diverged = True
                 break
-            last_good = before
+            last_good = step % 2
             record = StepRecord(step + 1, terms.content, terms.style, terms.tv, terms.total, lr, seconds)
             result.records.append(record)
             if on_step is not None:
@@ -110,9 +110,10 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, conf
     except KeyboardInterrupt:
         done = len(result.records)
         result.stopped = f"interrupted after {done} of {schedule.steps} steps; saved the image from step {done}"
-    final = backend.image() if result.stopped is None else last_good
+    saved = init if last_good is None else backend.checkpoint_image(last_good)
+    final = backend.image() if result.stopped is None else saved
     if not np.all(np.isfinite(final)):
-        final = last_good
+        final = saved
     result.image = backend.postprocess(final)
     return result
 

@@ -7,7 +7,8 @@ import mxnet as mx
 import numpy as np
 from mxnet import autograd, gluon, nd
 
-from common.config import AdamSettings, LossWeights
+from common.config import AdamSettings, Execution, LossWeights
+from common.errors import BackendUnavailable
 from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
 from common.objective import weighted_losses
 
@@ -21,6 +22,8 @@ from .vgg import FeatureTaps, build_features
 # where each maximum was, and its backward sends the gradient to the wrong pixels (measured:
 # tests/test_framework_traps.py). Record in training mode, and take targets in it too.
 TRAINING_MODE = True
+
+UNSUPPORTED = "the MXNet backend runs fp32 only and has no compile step (bf16: see README)"
 
 
 class MXNetBackend(StyleBackend):
@@ -43,10 +46,28 @@ class MXNetBackend(StyleBackend):
         "adam": "gluon.Trainer({x}, 'adam', {'learning_rate': lr, 'epsilon': 1e-8}).step(1)",
     }
 
-    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu") -> None:
+    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
+                 execution: Execution = Execution()) -> None:
         self._ctx = devices.resolve_device(device)
-        self._features = build_features(weights, last_layer, self._ctx)
+        self._execution = execution.validate()
+        self._threads = devices.use_every_core()
+        if execution.precision != "fp32" or execution.compile:
+            raise BackendUnavailable(UNSUPPORTED)
+        self._features = build_features(weights, last_layer, self._ctx, execution.frozen)
+        self._taps_cache: dict[tuple[int, ...], FeatureTaps] = {}
         self._x: gluon.Parameter | None = None
+
+    def _taps(self, layers: Sequence[int]) -> FeatureTaps:
+        """One feature block per layer set, hybridized once (a new block would rebuild its graph)."""
+        key = tuple(layers)
+        if key not in self._taps_cache:
+            taps = FeatureTaps(self._features, key)
+            if self._execution.optimized:
+                # One cached graph for all 30 layers, its memory planned once and reused every step
+                # (PyTorch runs the same layers eagerly, one call each).
+                taps.hybridize(static_alloc=True, static_shape=True)
+            self._taps_cache[key] = taps
+        return self._taps_cache[key]
 
     @classmethod
     def gpu_status(cls) -> GpuStatus:
@@ -76,15 +97,15 @@ class MXNetBackend(StyleBackend):
         # Training-mode forward without recording: the same kernels as the training steps (see
         # TRAINING_MODE above), so the content loss of the content image is exactly 0 at step 1.
         with autograd.train_mode():
-            return [self._numpy(y) for y in FeatureTaps(self._features, layers)(self._native(x))]
+            return [self._numpy(y) for y in self._taps(layers)(self._native(x))]
 
-    def _objective(self, x: nd.NDArray, taps: FeatureTaps, content: Mapping[int, nd.NDArray],
+    def _objective(self, x: nd.NDArray, layers: tuple[int, ...], content: Mapping[int, nd.NDArray],
                    grams: Mapping[int, nd.NDArray], weights: LossWeights) -> LossTerms[nd.NDArray]:
-        features = dict(zip(taps.layers, taps(x)))
+        features = dict(zip(layers, self._taps(layers)(x)))
         return weighted_losses(losses, features, x, content, grams, weights)
 
-    def _prepare(self, targets: Targets) -> tuple[FeatureTaps, dict[int, nd.NDArray], dict[int, nd.NDArray]]:
-        return (FeatureTaps(self._features, targets.layers),
+    def _prepare(self, targets: Targets) -> tuple[tuple[int, ...], dict[int, nd.NDArray], dict[int, nd.NDArray]]:
+        return (targets.layers,
                 {i: self._native(y) for i, y in targets.content.items()},
                 {i: self._native(g) for i, g in targets.grams.items()})
 
@@ -108,7 +129,7 @@ class MXNetBackend(StyleBackend):
         self._x = gluon.Parameter("synthesized_image", shape=init.shape)
         self._x.initialize(ctx=self._ctx)
         self._x.set_data(self._native(init))
-        self._taps, self._content, self._grams = self._prepare(targets)
+        self._layers, self._content, self._grams = self._prepare(targets)
         self._weights = weights
         self._adam = adam
         self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
@@ -117,7 +138,7 @@ class MXNetBackend(StyleBackend):
     def _forward(self) -> LossTerms[nd.NDArray]:
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).
         with autograd.record(train_mode=TRAINING_MODE):
-            return self._objective(self._x.data(), self._taps, self._content, self._grams, self._weights)
+            return self._objective(self._x.data(), self._layers, self._content, self._grams, self._weights)
 
     def _backward(self, terms: LossTerms[nd.NDArray]) -> None:
         terms.total.backward()
@@ -134,3 +155,6 @@ class MXNetBackend(StyleBackend):
 
     def image(self) -> np.ndarray:
         return self._numpy(self._x.data())
+
+    def _image_copy(self) -> nd.NDArray:
+        return self._x.data().copy()

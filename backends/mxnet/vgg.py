@@ -2,6 +2,7 @@
 neutral weights and frozen; and a block that returns the features at chosen indices."""
 from __future__ import annotations
 
+import warnings
 from typing import Mapping, Sequence
 
 import mxnet as mx
@@ -10,7 +11,8 @@ from mxnet import gluon
 from mxnet.gluon.model_zoo import vision
 
 
-def build_features(weights: Mapping[str, np.ndarray], last_layer: int, ctx: mx.Context) -> gluon.nn.HybridSequential:
+def build_features(weights: Mapping[str, np.ndarray], last_layer: int, ctx: mx.Context,
+                   frozen: bool = True) -> gluon.nn.HybridSequential:
     # pretrained=False: the architecture only. Gluon's features[0:37] are torchvision's one to one.
     features = vision.vgg19(pretrained=False).features[: last_layer + 1]
     convs = [(i, layer) for i, layer in enumerate(features) if isinstance(layer, gluon.nn.Conv2D)]
@@ -23,9 +25,16 @@ def build_features(weights: Mapping[str, np.ndarray], last_layer: int, ctx: mx.C
     for index, conv in convs:
         conv.weight.set_data(mx.nd.array(weights[f"features.{index}.weight"], ctx=ctx))
         conv.bias.set_data(mx.nd.array(weights[f"features.{index}.bias"], ctx=ctx))
-    # Frozen: no weight gradient is ever computed (PyTorch: requires_grad_(False)).
-    features.collect_params().setattr("grad_req", "null")
+    # Frozen: no weight gradient is ever computed (PyTorch: requires_grad_(False)). The chapter
+    # leaves grad_req='write': weight gradients computed at every backward and never used.
+    if frozen:
+        features.collect_params().setattr("grad_req", "null")
     return features
+
+
+# A hybridized block that stops before the deepest conv (the content targets stop at relu4_4)
+# leaves that conv's parameters out of its graph, which Gluon reports each time: intended here.
+warnings.filterwarnings("ignore", message=r"Parameter .* is not used by any computation", category=UserWarning)
 
 
 class FeatureTaps(gluon.HybridBlock):

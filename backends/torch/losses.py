@@ -11,6 +11,11 @@ def content_loss(y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def gram(y: torch.Tensor) -> torch.Tensor:
     channels = y.shape[1]
+    if y.is_contiguous(memory_format=torch.channels_last):
+        # NHWC in memory: the (h w, c) matrix is a view, X X^T = (X^T)^T X^T without a copy
+        # (a (c, h w) reshape would copy the whole feature map first).
+        x = y.permute(0, 2, 3, 1).reshape(-1, channels)
+        return (x.T @ x) / x.numel()
     x = y.reshape(channels, -1)
     return (x @ x.T) / x.numel()  # divided by c * h * w
 
