@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:  # runnable from a clone without installing the pa
     sys.path.insert(0, str(ROOT))
 
 from common.cli import OneLineParser, add_transfer_options, config_from, run_main, whole  # noqa: E402
+from common.config import Execution  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.images import check_image_path, check_writable, read_image, save_image  # noqa: E402
 from common.registry import backend_names, load_backend  # noqa: E402
@@ -38,6 +39,10 @@ def build_parser() -> OneLineParser:
     add_transfer_options(p)
     p.add_argument("--align-adam-epsilon", action="store_true",
                    help="make MXNet's Adam place epsilon as PyTorch's does, so both give the same losses")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: the VGG network under bf16 autocast (PyTorch), losses and Gram in fp32")
+    p.add_argument("--compile", action="store_true",
+                   help="PyTorch: torch.compile the feature network (slow first step; measured slower on this CPU)")
     p.add_argument("--log", metavar="FILE.jsonl", help="one JSON object per step")
     p.add_argument("--plot", metavar="FILE.png", help="save the loss curves")
     p.add_argument("--save-every", type=whole, default=0, metavar="N",
@@ -65,8 +70,10 @@ def run(args: argparse.Namespace) -> int:
 
     backend_class = load_backend(args.backend)
     weights = load_weights(args.weights, config.last_layer, args.seed)
-    backend = backend_class(weights, last_layer=config.last_layer, device=args.device)
-    print(f"{backend.framework} on {backend.device}; weights {args.weights}; {config.describe()}", file=sys.stderr)
+    execution = Execution(precision=args.precision, compile=args.compile).validate()
+    backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
+    print(f"{backend.framework} on {backend.device} ({args.precision}); weights {args.weights}; {config.describe()}",
+          file=sys.stderr)
 
     log = JsonlLog(args.log) if args.log else None
     progress = Progress(config.schedule.steps, backend.name)

@@ -29,11 +29,15 @@ def test_bench_writes_table_and_json(tmp_path, backend_name):
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert "GFLOP/s" in proc.stdout and backend_name in proc.stdout
-    [result] = json.loads(out.read_text())["results"]
-    assert result["size"] == [32, 48] and result["seconds_per_step"] > 0
-    assert set(result["stages"]) == {"forward", "backward", "update"}
-    assert result["gflops"] == result["gflop_per_step"] / result["seconds_per_step"]
-    assert result["peak_rss_gib"] > 0.05
+    chapter, project = json.loads(out.read_text())["results"]
+    assert (chapter["configuration"], project["configuration"]) == ("chapter", "project fp32")
+    assert chapter["execution"]["frozen"] is False and project["execution"]["frozen"] is True
+    for result in (chapter, project):
+        assert result["size"] == [32, 48] and result["seconds_per_step"] > 0
+        assert set(result["stages"]) == {"forward", "backward", "update"}
+        assert result["gflops"] == result["gflop_per_step"] / result["seconds_per_step"]
+        assert result["peak_rss_gib"] > 0.05
+    assert project["speedup_vs_chapter"] == chapter["seconds_per_step"] / project["seconds_per_step"]
 
 
 def test_bench_bad_size_is_one_line(tmp_path):

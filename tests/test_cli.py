@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .conftest import gpu_usable, synthetic_image
+from .conftest import gpu_usable, require, synthetic_image
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "scripts" / "run.py"
@@ -84,6 +84,7 @@ BAD = {
     "unwritable log": (["--log", "{tmp}/notes.txt/log.jsonl"], "cannot write to folder"),
     "missing weights file": (["--weights", "{tmp}/nope.npz"], "no such file"),
     "unknown backend": (["--backend", "jax"], "invalid choice"),
+    "unknown precision": (["--precision", "fp8"], "invalid choice"),
 }
 
 
@@ -143,5 +144,23 @@ def test_help_lists_every_option(tmp_path):
     for flag in ("--backend", "--content", "--style", "--output", "--size", "--steps", "--lr", "--lr-decay-every",
                  "--lr-decay-factor", "--content-weight", "--style-weight", "--tv-weight", "--content-layers",
                  "--style-layers", "--weights", "--device", "--seed", "--log", "--plot", "--save-every",
-                 "--align-adam-epsilon"):
+                 "--align-adam-epsilon", "--precision", "--compile"):
         assert flag in proc.stdout
+
+
+def test_mxnet_bf16_is_refused_in_one_line(files):
+    require("mxnet")
+    tmp, content, style = files
+    proc = run_cli("--backend", "mxnet", "--precision", "bf16", "--content", content, "--style", style,
+                   "--weights", "random", "--size", 32, 32, "--device", "cpu", "--output", tmp / "o.png", cwd=tmp)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "fp32 only" in proc.stderr
+
+
+def test_torch_bf16_end_to_end(files):
+    require("torch")
+    tmp, content, style = files
+    proc = run_cli("--backend", "torch", "--precision", "bf16", "--content", content, "--style", style,
+                   "--weights", "random", "--size", 32, 48, "--steps", 2, "--device", "cpu",
+                   "--output", tmp / "o.png", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert "(bf16)" in proc.stderr and Image.open(tmp / "o.png").size == (48, 32)
