@@ -8,50 +8,18 @@ does instead of checking its name.
 """
 from __future__ import annotations
 
-import math
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Iterator, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
 
 import numpy as np
 
 from .config import AdamSettings, Execution, LossWeights
+from .objective import weighted_losses
+from .terms import LossTerms, Targets
 
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class LossTerms(Generic[T]):
-    """The three weighted terms and their sum: framework scalars inside a backend,
-    floats once they cross the interface."""
-
-    content: T
-    style: T
-    tv: T
-    total: T
-
-    def __iter__(self) -> Iterator[T]:
-        return iter((self.content, self.style, self.tv, self.total))
-
-    def finite(self) -> bool:
-        return all(math.isfinite(float(v)) for v in self)
-
-    def as_dict(self) -> dict[str, T]:
-        return {"content": self.content, "style": self.style, "tv": self.tv, "total": self.total}
-
-
-@dataclass(frozen=True)
-class Targets:
-    """What the synthesized image is pulled towards, computed once before training:
-    content features and Gram matrices of style features, keyed by layer index."""
-
-    content: Mapping[int, np.ndarray]
-    grams: Mapping[int, np.ndarray]
-
-    @property
-    def layers(self) -> tuple[int, ...]:
-        return tuple(sorted(set(self.content) | set(self.grams)))
+__all__ = ["GpuStatus", "LossTerms", "StyleBackend", "Targets"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +107,32 @@ class StyleBackend(ABC):
 
     def tv_loss(self, y_hat: np.ndarray) -> float:
         return float(self._numpy(self.losses.tv_loss(self._native(y_hat))))
+
+    # -- the objective on native arrays, written once for both frameworks --------------
+    @abstractmethod
+    def _make_taps(self, layers: tuple[int, ...]) -> Callable[[Any], list[Any]]:
+        """native image -> native features at ``layers``; built once per layer set (see _taps)."""
+
+    def _taps(self, layers: Sequence[int]) -> Callable[[Any], list[Any]]:
+        # One per layer set: a new hybridized or compiled block would rebuild its graph each time.
+        cache = self.__dict__.setdefault("_taps_cache", {})
+        key = tuple(layers)
+        if key not in cache:
+            cache[key] = self._make_taps(key)
+        return cache[key]
+
+    def _target(self, array: np.ndarray) -> Any:
+        """A content target as a native array (a backend may pick its memory layout)."""
+        return self._native(array)
+
+    def _prepare(self, targets: Targets) -> tuple[tuple[int, ...], dict[int, Any], dict[int, Any]]:
+        return (targets.layers, {i: self._target(y) for i, y in targets.content.items()},
+                {i: self._native(g) for i, g in targets.grams.items()})
+
+    def _objective(self, x: Any, layers: tuple[int, ...], content: Mapping[int, Any], grams: Mapping[int, Any],
+                   weights: LossWeights) -> LossTerms[Any]:
+        features = dict(zip(layers, self._taps(layers)(x)))
+        return weighted_losses(self.losses, features, x, content, grams, weights)
 
     @abstractmethod
     def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Protocol, TypeVar
 
 from .config import LossWeights
-from .interface import LossTerms
+from .terms import LossTerms
 
 T = TypeVar("T")
 

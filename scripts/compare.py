@@ -24,7 +24,6 @@ from common.config import TransferConfig  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.images import check_writable, read_image  # noqa: E402
 from common.interface import StyleBackend  # noqa: E402
-from common.layers import describe  # noqa: E402
 from common.registry import load_backend  # noqa: E402
 from common.samples import sample_image  # noqa: E402
 from common.weights import check_spec, load_weights  # noqa: E402

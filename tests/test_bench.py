@@ -8,7 +8,6 @@ from pathlib import Path
 
 from common.flops import forward_flops, step_flops
 
-from .conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,6 @@ from mxnet import autograd, gluon, nd
 from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
 from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
-from common.objective import weighted_losses
 
 from . import device as devices
 from . import losses, transforms
@@ -54,20 +53,15 @@ class MXNetBackend(StyleBackend):
         if execution.precision != "fp32" or execution.compile:
             raise BackendUnavailable(UNSUPPORTED)
         self._features = build_features(weights, last_layer, self._ctx, execution.frozen)
-        self._taps_cache: dict[tuple[int, ...], FeatureTaps] = {}
         self._x: gluon.Parameter | None = None
 
-    def _taps(self, layers: Sequence[int]) -> FeatureTaps:
-        """One feature block per layer set, hybridized once (a new block would rebuild its graph)."""
-        key = tuple(layers)
-        if key not in self._taps_cache:
-            taps = FeatureTaps(self._features, key)
-            if self._execution.optimized:
-                # One cached graph for all 30 layers, its memory planned once and reused every step
-                # (PyTorch runs the same layers eagerly, one call each).
-                taps.hybridize(static_alloc=True, static_shape=True)
-            self._taps_cache[key] = taps
-        return self._taps_cache[key]
+    def _make_taps(self, layers: tuple[int, ...]) -> FeatureTaps:
+        taps = FeatureTaps(self._features, layers)
+        if self._execution.optimized:
+            # One cached graph for all 30 layers, its memory planned once and reused every step
+            # (PyTorch runs the same layers eagerly, one call each).
+            taps.hybridize(static_alloc=True, static_shape=True)
+        return taps
 
     @classmethod
     def gpu_status(cls) -> GpuStatus:
@@ -98,16 +92,6 @@ class MXNetBackend(StyleBackend):
         # TRAINING_MODE above), so the content loss of the content image is exactly 0 at step 1.
         with autograd.train_mode():
             return [self._numpy(y) for y in self._taps(layers)(self._native(x))]
-
-    def _objective(self, x: nd.NDArray, layers: tuple[int, ...], content: Mapping[int, nd.NDArray],
-                   grams: Mapping[int, nd.NDArray], weights: LossWeights) -> LossTerms[nd.NDArray]:
-        features = dict(zip(layers, self._taps(layers)(x)))
-        return weighted_losses(losses, features, x, content, grams, weights)
-
-    def _prepare(self, targets: Targets) -> tuple[tuple[int, ...], dict[int, nd.NDArray], dict[int, nd.NDArray]]:
-        return (targets.layers,
-                {i: self._native(y) for i, y in targets.content.items()},
-                {i: self._native(g) for i, g in targets.grams.items()})
 
     @staticmethod
     def _floats(terms: LossTerms[nd.NDArray]) -> LossTerms[float]:

@@ -1,14 +1,13 @@
 """The PyTorch implementation of ``common.interface.StyleBackend``."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
 from common.config import AdamSettings, Execution, LossWeights
 from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
-from common.objective import weighted_losses
 
 from . import device as devices
 from . import losses, transforms
@@ -46,18 +45,13 @@ class TorchBackend(StyleBackend):
         # 300x450, 1.25 -> 1.13 s/step in fp32 and 0.67 -> 0.61 in bf16.
         self._channels_last = execution.optimized
         self._features = build_features(weights, last_layer, self._device, execution.frozen, self._channels_last)
-        self._taps_cache: dict[tuple[int, ...], Any] = {}
         self._x: torch.Tensor | None = None
 
-    def _taps(self, layers: Sequence[int]):
-        """One feature module per layer set (compiled once when asked: compiling is slow)."""
-        key = tuple(layers)
-        if key not in self._taps_cache:
-            taps = FeatureTaps(self._features, key, self._execution.precision == "bf16", self._channels_last)
-            if self._execution.compile:  # compiles at the first call of each grad mode: slow once
-                taps = torch.compile(taps)
-            self._taps_cache[key] = taps
-        return self._taps_cache[key]
+    def _make_taps(self, layers: tuple[int, ...]) -> FeatureTaps:
+        taps = FeatureTaps(self._features, layers, self._execution.precision == "bf16", self._channels_last)
+        if self._execution.compile:  # compiles at the first call of each grad mode: slow once
+            taps = torch.compile(taps)
+        return taps
 
     @classmethod
     def gpu_status(cls) -> GpuStatus:
@@ -91,17 +85,10 @@ class TorchBackend(StyleBackend):
         with torch.inference_mode():  # targets need no autograd graph
             return [self._numpy(y) for y in self._taps(layers)(self._native(x))]
 
-    def _objective(self, x: torch.Tensor, layers: tuple[int, ...], content: Mapping[int, torch.Tensor],
-                   grams: Mapping[int, torch.Tensor], weights: LossWeights) -> LossTerms[torch.Tensor]:
-        features = dict(zip(layers, self._taps(layers)(x)))
-        return weighted_losses(losses, features, x, content, grams, weights)
-
-    def _prepare(self, targets: Targets) -> tuple[tuple[int, ...], dict[int, torch.Tensor], dict[int, torch.Tensor]]:
-        # Content targets in the features' memory layout: mixed layouts make elementwise ops slow.
+    def _target(self, array: np.ndarray) -> torch.Tensor:
+        # In the features' memory layout: elementwise ops on mixed layouts are slow.
         layout = torch.channels_last if self._channels_last else torch.contiguous_format
-        return (targets.layers,
-                {i: self._native(y).contiguous(memory_format=layout) for i, y in targets.content.items()},
-                {i: self._native(g) for i, g in targets.grams.items()})
+        return self._native(array).contiguous(memory_format=layout)
 
     @staticmethod
     def _floats(terms: LossTerms[torch.Tensor]) -> LossTerms[float]:
