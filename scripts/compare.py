@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     blocks.append(report.Para(
         f"Recipe `{args.recipe}`, {config.describe()}, weights `{args.weights}`, seed {args.seed}. "
         f"{left.framework} on {left.device}; {right.framework} on {right.device}. "
-        f"Differences are {LEFT} minus {RIGHT}; relative ones are max |difference| / max |{RIGHT} value|."))
+        f"Differences are {LEFT} minus {RIGHT}; relative ones are max |difference| / max |{RIGHT} value|."
+        + (" The stage table uses these layers; the chapter runs below use each tab's own (see the ablation)."
+           if args.recipe == "d2l" else "")))
     _stage_section(blocks, numbers, rows, left, right)
 
     if args.recipe == "project":
