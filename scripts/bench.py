@@ -116,7 +116,7 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
             "execution": asdict(execution), "seconds_per_step": step, "steps_per_second": 1 / step,
             "stages": {k: float(np.median([s[k] for s in samples])) for k in samples[0]},
             "gflop_per_step": flops / 1e9, "gflops": flops / 1e9 / step, "setup_and_first_step_seconds": first,
-            "threads": environment.get("threads", environment.get("OMP_NUM_THREADS")),
+            "threads": environment["threads"],
             **peak_memory(backend)}
 
 

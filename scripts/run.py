@@ -72,8 +72,8 @@ def run(args: argparse.Namespace) -> int:
     weights = load_weights(args.weights, config.last_layer, args.seed)
     execution = Execution(precision=args.precision, compile=args.compile).validate()
     backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
-    print(f"{backend.framework} on {backend.device} ({args.precision}); weights {args.weights}; {config.describe()}",
-          file=sys.stderr)
+    print(f"{backend.framework} on {backend.device} ({args.precision}, {backend.environment()['threads']} threads); "
+          f"weights {args.weights}; {config.describe()}", file=sys.stderr)
 
     log = JsonlLog(args.log) if args.log else None
     progress = Progress(config.schedule.steps, backend.name)

@@ -49,7 +49,6 @@ class MXNetBackend(StyleBackend):
                  execution: Execution = Execution()) -> None:
         self._ctx = devices.resolve_device(device)
         self._execution = execution.validate()
-        self._threads = devices.use_every_core()
         if execution.precision != "fp32" or execution.compile:
             raise BackendUnavailable(UNSUPPORTED)
         self._features = build_features(weights, last_layer, self._ctx, execution.frozen)

@@ -50,11 +50,6 @@ def synchronize() -> None:
     mx.nd.waitall()
 
 
-def use_every_core() -> int:
-    """MXNet's operator thread count, fixed when MXNet loaded (see backends/mxnet/__init__.py)."""
-    return int(os.environ.get("OMP_NUM_THREADS", "0")) or 1
-
-
 def environment(ctx: mx.Context) -> dict[str, str]:
     """The settings that change MXNet's numbers or speed, for reports."""
     features = mx.runtime.Features()
@@ -64,7 +59,7 @@ def environment(ctx: mx.Context) -> dict[str, str]:
         "oneDNN (CPU convolutions)": ("on" if features.is_enabled("MKLDNN") and
                                       os.environ.get("MXNET_MKLDNN_ENABLED", "1") != "0" else "off")
                                     ,
-        "threads (OMP_NUM_THREADS when MXNet loaded)": os.environ.get("OMP_NUM_THREADS", "unset: MXNet's default"),
+        "threads": os.environ.get("OMP_NUM_THREADS", "MXNet's default (OMP_NUM_THREADS unset when it loaded)"),
         "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice (asynchronous)"),
         "built with CUDA": str(features.is_enabled("CUDA")),
     }
