@@ -114,6 +114,21 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     return rows
 
 
+def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, style: np.ndarray,
+                config: TransferConfig, seed: int = 0) -> list[StageRow]:
+    """One framework in two executions (e.g. NCHW vs channels_last): deepest features and gradient."""
+    x0 = plain.preprocess(content)
+    deepest = config.last_layer
+    a, b = fast.extract_features(x0, [deepest])[0], plain.extract_features(x0, [deepest])[0]
+    _, targets = compute_targets(plain, content, style, config)
+    x = x0 + np.random.default_rng(seed).normal(0, NOISE, x0.shape).astype(np.float32)
+    grad_fast = fast.loss_and_gradient(x, targets, config.weights)[1]
+    grad_plain = plain.loss_and_gradient(x, targets, config.weights)[1]
+    calls = {"a": "default (optimized)", "b": "NCHW, imperative"}
+    return [StageRow(f"{plain.name} features {layer_name(deepest)} ({deepest})", *difference(a, b), calls),
+            StageRow(f"{plain.name} gradient d total / d image", *difference(grad_fast, grad_plain), calls)]
+
+
 def stage_times(backend: StyleBackend, content: np.ndarray, style: np.ndarray, config: TransferConfig,
                 steps: int = 5) -> dict[str, float]:
     """Median seconds per stage over ``steps`` synchronised steps after one warm-up step."""

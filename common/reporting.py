@@ -80,6 +80,7 @@ def summary_line(result: TransferResult, output: Optional[Path]) -> str:
     if not result.records:
         return f"no step finished; wrote {output}"
     last = result.records[-1]
+    # The first step pays for warm-up (and compilation with --compile): reported apart.
     return (f"{len(result.records)} steps: content {last.content:.4g}, style {last.style:.4g}, "
             f"tv {last.tv:.4g}, total {last.total:.4g} (at step {last.step}); "
-            f"{result.seconds_per_step:.3f} s/step; wrote {output}")
+            f"{result.seconds_per_step:.3f} s/step (first step {result.records[0].seconds:.2f} s); wrote {output}")

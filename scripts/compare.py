@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:  # runnable from a clone without installing the pa
 
 from common import compare, recipes, report  # noqa: E402
 from common.cli import OneLineParser, add_transfer_options, config_from, run_main, whole  # noqa: E402
-from common.config import TransferConfig  # noqa: E402
+from common.config import Execution, TransferConfig  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.images import check_writable, read_image  # noqa: E402
 from common.interface import StyleBackend  # noqa: E402
@@ -30,6 +30,10 @@ from common.weights import check_spec, load_weights  # noqa: E402
 
 PROG = "compare.py"
 LEFT, RIGHT = "mxnet", "torch"  # PyTorch's Adam is the reference convention: differences are MXNet - PyTorch
+# Numbers are compared with both frameworks in NCHW, imperative form: PyTorch's default channels_last
+# layout picks other convolution kernels, whose last-bit differences move max-pool gradients (the
+# report measures by how much). Timing uses each backend's default, fast configuration.
+PARITY = Execution(optimized=False)
 
 
 def build_parser() -> OneLineParser:
@@ -50,12 +54,13 @@ class Backends:
         self.args, self.last_layer, self._made = args, last_layer, {}
         self.classes = {name: load_backend(name) for name in (LEFT, RIGHT)}
 
-    def get(self, name: str, weights: Optional[str] = None) -> StyleBackend:
+    def get(self, name: str, weights: Optional[str] = None, execution: Execution = PARITY) -> StyleBackend:
         spec = weights or self.args.weights
-        key = (name, spec)
+        key = (name, spec, execution)
         if key not in self._made:
             values = load_weights(spec, self.last_layer, self.args.seed)
-            self._made[key] = self.classes[name](values, last_layer=self.last_layer, device=self.args.device)
+            self._made[key] = self.classes[name](values, last_layer=self.last_layer, device=self.args.device,
+                                                 execution=execution)
         return self._made[key]
 
 
@@ -80,8 +85,10 @@ def run(args: argparse.Namespace) -> int:
 
     say(f"{left.framework} on {left.device} vs {right.framework} on {right.device}: every stage")
     rows = compare.stage_rows(left, right, content, style, config, args.seed)
+    layout_rows = compare.layout_rows(right, backends.get(RIGHT, execution=Execution()), content, style, config, args.seed)
     say(f"timing {args.timing_steps} synchronised steps per backend")
-    times = {b.name: compare.stage_times(b, content, style, config, args.timing_steps) for b in (left, right)}
+    fast = [backends.get(name, execution=Execution()) for name in (LEFT, RIGHT)]
+    times = {b.name: compare.stage_times(b, content, style, config, args.timing_steps) for b in fast}
 
     blocks: list[report.Block] = []
     numbers: dict = {"settings": {**vars(args), "config": asdict(config)}}
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         f"Differences are {LEFT} minus {RIGHT}; relative ones are max |difference| / max |{RIGHT} value|."
         + (" The stage table uses these layers; the chapter runs below use each tab's own (see the ablation)."
            if args.recipe == "d2l" else "")))
-    _stage_section(blocks, numbers, rows, left, right)
+    _stage_section(blocks, numbers, rows, left, right, layout_rows)
 
     if args.recipe == "project":
         runs = compare.trajectories(left, right, content, style, config, say)
@@ -109,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stage_section(blocks, numbers, rows, left, right) -> None:
+def _stage_section(blocks, numbers, rows, left, right, layout_rows) -> None:
     blocks.append(report.Heading("Stage by stage, identical inputs"))
     blocks.append(report.Para(
         "Both backends get the same arrays at every stage: the content image (features), the style image "
@@ -120,6 +127,14 @@ def _stage_section(blocks, numbers, rows, left, right) -> None:
                                [[r.stage, r.max_abs, r.max_rel, f"`{r.calls[left.name]}`", f"`{r.calls[right.name]}`"]
                                 for r in rows]))
     numbers["stages"] = [asdict(r) for r in rows]
+    blocks.append(report.Para(
+        f"Both frameworks run in NCHW layout above. {right.name}'s default (what `run.py` uses) is channels_last, "
+        "whose convolution kernels round differently in the last bit; where two values in a max-pool window are "
+        "nearly equal that flips which one gets the gradient. The same framework against itself:"))
+    blocks.append(report.Table(["stage", "max abs difference", "max relative difference", "compared"],
+                               [[r.stage, r.max_abs, r.max_rel, f"`{r.calls['a']}` vs `{r.calls['b']}`"]
+                                for r in layout_rows]))
+    numbers["layout_stages"] = [asdict(r) for r in layout_rows]
 
 
 def _trajectory_section(blocks, numbers, folder: Path, runs, config: TransferConfig) -> None:

@@ -8,14 +8,22 @@ from common.config import AdamSettings, Schedule, TransferConfig
 from common.transfer import compute_targets, transfer
 
 from . import reference as ref
-from .conftest import SIZE, cpu_backend, synthetic_image
+from common.config import Execution
+from common.registry import load_backend
+
+from .conftest import LAST_LAYER, SIZE, require, synthetic_image, weights
 
 PARITY = 1e-5  # relative, per stage
 
 
 @pytest.fixture(scope="module")
 def pair():
-    return cpu_backend("torch"), cpu_backend("mxnet")
+    """Both in NCHW, as compare.py runs them: PyTorch's default channels_last picks convolution
+    kernels that round differently, which is a layout effect, not a framework one."""
+    require("torch")
+    require("mxnet")
+    return tuple(load_backend(name)(weights(), last_layer=LAST_LAYER, device="cpu", execution=Execution(optimized=False))
+                 for name in ("torch", "mxnet"))
 
 
 @pytest.fixture(scope="module")
