@@ -163,4 +163,4 @@ def test_torch_bf16_end_to_end(files):
                    "--weights", "random", "--size", 32, 48, "--steps", 2, "--device", "cpu",
                    "--output", tmp / "o.png", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
-    assert "(bf16)" in proc.stderr and Image.open(tmp / "o.png").size == (48, 32)
+    assert "(bf16, " in proc.stderr and Image.open(tmp / "o.png").size == (48, 32)
