@@ -3,6 +3,7 @@ pictures, the time per stage, and (for ``--recipe d2l``) the ablation of the cha
 versions. Everything here is measured; ``common/report.py`` only renders it."""
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field, replace
@@ -204,7 +205,6 @@ def machine() -> dict[str, str]:
             cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
     except OSError:
         pass
-    import os
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
             "cpu": f"{cpu}, {cores} cores available"}

@@ -156,12 +156,6 @@ def plot_trajectories(runs: dict[str, dict[str, Any]], path: Path, reference: st
     return path
 
 
-def save_picture(image: np.ndarray, path: Path) -> Path:
-    from .images import save_image
-
-    return save_image(image, path)
-
-
 def plot_difference(a: np.ndarray, b: np.ndarray, path: Path, title: str) -> Path:
     plt = _pyplot()
     diff = np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean(axis=2)

@@ -22,7 +22,7 @@ from common import compare, recipes, report  # noqa: E402
 from common.cli import OneLineParser, add_transfer_options, config_from, run_main, whole  # noqa: E402
 from common.config import Execution, TransferConfig  # noqa: E402
 from common.errors import UserError  # noqa: E402
-from common.images import check_writable, read_image  # noqa: E402
+from common.images import check_writable, read_image, save_image  # noqa: E402
 from common.interface import StyleBackend  # noqa: E402
 from common.registry import load_backend  # noqa: E402
 from common.samples import sample_image  # noqa: E402
@@ -162,8 +162,8 @@ def _trajectory_section(blocks, numbers, folder: Path, runs, config: TransferCon
 def _pictures(blocks, numbers, folder: Path, images: dict, shown: str) -> None:
     blocks.append(report.Heading("Pictures"))
     a, b = images[shown]
-    report.save_picture(a, folder / f"{LEFT}.png")
-    report.save_picture(b, folder / f"{RIGHT}.png")
+    save_image(a, folder / f"{LEFT}.png")
+    save_image(b, folder / f"{RIGHT}.png")
     report.plot_difference(a, b, folder / "difference.png", f"|{LEFT} - {RIGHT}| ({shown})")
     blocks += [report.Picture(f"{LEFT}.png", f"{LEFT} ({shown})"), report.Picture(f"{RIGHT}.png", f"{RIGHT} ({shown})"),
                report.Picture("difference.png", "absolute difference")]
@@ -174,10 +174,12 @@ def _pictures(blocks, numbers, folder: Path, images: dict, shown: str) -> None:
 
 
 def _d2l(backends: Backends, paths: dict, config: TransferConfig, args):
-    weights_note = args.weights == "imagenet"
+    # With the default ImageNet weights each tab gets its own pretrained network (Gluon zoo vs
+    # torchvision); with any other --weights both tabs use it, and that difference is absent.
+    pretrained = args.weights == "imagenet"
 
     def make(name: str, recipe: recipes.Recipe):
-        spec = recipe.weights if weights_note else None  # other runs: both use --weights as given
+        spec = recipe.weights if pretrained else None
         try:
             return backends.get(name, spec)
         except UserError as exc:
@@ -192,7 +194,7 @@ def _d2l(backends: Backends, paths: dict, config: TransferConfig, args):
         return cache[recipe.resize]
 
     mx_recipe, pt_recipe = recipes.D2L_MXNET, recipes.D2L_TORCH
-    if not weights_note:
+    if not pretrained:
         mx_recipe, pt_recipe = replace(mx_recipe, weights=args.weights), replace(pt_recipe, weights=args.weights)
     return compare.ablation(make, read, mx_recipe, pt_recipe, config, say)
 

@@ -62,11 +62,16 @@ def test_each_loss_matches_numpy(backend, images):
     assert backend.tv_loss(x) == pytest.approx(ref.tv_loss(x), rel=1e-5)
 
 
-def test_total_loss_and_gradient_are_consistent(backend, images):
+def perturbed_start(backend, images, seed: int, scale: float):
+    """Targets from the images, and a point near the content image where no loss is zero."""
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
-    rng = np.random.default_rng(3)
-    x = init + 0.3 * rng.standard_normal(init.shape).astype(np.float32)
+    x = init + scale * np.random.default_rng(seed).standard_normal(init.shape).astype(np.float32)
+    return config, targets, x
+
+
+def test_total_loss_and_gradient_are_consistent(backend, images):
+    config, targets, x = perturbed_start(backend, images, seed=3, scale=0.3)
     terms, grad = backend.loss_and_gradient(x, targets, config.weights)
     assert grad.shape == x.shape and np.isfinite(grad).all()
     # the terms against the NumPy reference, weighted as the chapter does
@@ -102,10 +107,7 @@ def test_frozen_weights_get_no_gradient(backend, images):
 
 
 def test_step_returns_losses_before_its_update(backend, images):
-    config = TransferConfig(size=SIZE)
-    init, targets = compute_targets(backend, *images, config)
-    rng = np.random.default_rng(4)
-    x = init + 0.2 * rng.standard_normal(init.shape).astype(np.float32)
+    config, targets, x = perturbed_start(backend, images, seed=4, scale=0.2)
     expected, grad = backend.loss_and_gradient(x, targets, config.weights)
     backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
     got = backend.step()
