@@ -71,3 +71,21 @@ def test_a_nan_at_the_first_step_keeps_the_content_image(backend, images):
     result = transfer(Diverging(backend, bad_step=1), *images, TransferConfig(size=SIZE, schedule=Schedule(steps=3)))
     assert result.diverged and not result.records
     np.testing.assert_allclose(result.image, images[0], atol=1e-6)
+
+
+class Interrupted(Diverging):
+    """Ctrl-C during a chosen step."""
+
+    def step(self):
+        self._count += 1
+        self.images.append(self._inner.image())
+        if self._count == self._bad:
+            raise KeyboardInterrupt
+        return self._inner.step()
+
+
+def test_ctrl_c_stops_the_run_and_keeps_the_last_good_image(backend, images):
+    wrapped = Interrupted(backend, bad_step=3)
+    result = transfer(wrapped, *images, TransferConfig(size=SIZE, schedule=Schedule(steps=10)))
+    assert "interrupted after 2 of 10" in result.stopped and not result.diverged
+    np.testing.assert_allclose(result.image, backend.postprocess(wrapped.images[1]), atol=1e-6)
