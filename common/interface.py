@@ -3,8 +3,8 @@
 Only NumPy arrays and Python floats cross it. Image arrays are (height, width, 3) RGB in
 [0, 1]; network inputs and features are NCHW float32 with N = 1. A backend subclasses
 :class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
-Capability flags (``asynchronous``, ``adam_epsilon``) let common code ask what a backend
-does instead of checking its name.
+A capability flag (``adam_epsilon``) lets common code ask what a backend does instead of
+checking its name.
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ class StyleBackend(ABC):
 
     name: ClassVar[str]  # registry key: "torch", "mxnet"
     framework: ClassVar[str]  # human name with version, for reports
-    asynchronous: ClassVar[bool]  # True: work runs after calls return; synchronize() before reading a clock
     # Where the framework's own Adam adds epsilon: "corrected" = m_hat/(sqrt(v_hat)+eps) (PyTorch,
     # Kingma & Ba Algorithm 1); "uncorrected" = bias corrections folded into the step size and
     # m/(sqrt(v)+eps) (MXNet, Kingma & Ba section 2's "efficient" form).
@@ -202,6 +201,3 @@ class StyleBackend(ABC):
     def checkpoint_image(self, slot: int) -> np.ndarray:
         return self._numpy(self._checkpoints[slot])
 
-
-def info(backend: StyleBackend) -> dict[str, Any]:
-    return {"backend": backend.name, "framework": backend.framework, "device": backend.device}

@@ -12,7 +12,6 @@ from typing import Optional
 import numpy as np
 
 from .images import read_image
-from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
 
 @dataclass(frozen=True)
@@ -28,11 +27,6 @@ class Recipe:
         if self.resize == "opencv":
             return importlib.import_module("backends.mxnet.chapter").read_image(path, size)
         return read_image(path, size)
-
-
-def project(lr: float, content_layers=DEFAULT_CONTENT_LAYERS, style_layers=DEFAULT_STYLE_LAYERS,
-            align_epsilon: bool = True) -> Recipe:
-    return Recipe("pillow", tuple(content_layers), tuple(style_layers), lr, align_epsilon)
 
 
 # The chapter asks both tabs for indices [0, 5, 10, 19, 28] (style) and [25] (content): conv

@@ -27,11 +27,6 @@ class JsonlLog:
         self._file.close()
 
 
-def read_log(path: str | os.PathLike[str]) -> list[dict[str, float]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
 class Progress:
     """A tqdm bar on stderr (hidden when stderr is not a terminal)."""
 

@@ -28,7 +28,6 @@ UNSUPPORTED = "the MXNet backend runs fp32 only and has no compile step (bf16: s
 class MXNetBackend(StyleBackend):
     name = "mxnet"
     framework = f"MXNet {mx.__version__}"
-    asynchronous = True  # the engine queues work on every device; synchronize() waits for it
     adam_epsilon = "uncorrected"
     transforms = transforms
     losses = losses

@@ -18,7 +18,6 @@ from .vgg import FeatureTaps, build_features
 class TorchBackend(StyleBackend):
     name = "torch"
     framework = f"PyTorch {torch.__version__}"
-    asynchronous = False  # eager on the CPU; CUDA work is queued, synchronize() waits for it
     adam_epsilon = "corrected"
     transforms = transforms
     losses = losses
