@@ -3,15 +3,16 @@
 Only NumPy arrays and Python floats cross it. Image arrays are (height, width, 3) RGB in
 [0, 1]; network inputs and features are NCHW float32 with N = 1. A backend subclasses
 :class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
-A capability flag (``adam_epsilon``) lets common code ask what a backend does instead of
-checking its name.
+Capability flags (``adam_epsilon``) and optional class methods (pretrained weights, the
+chapter's own image reader) let common code ask what a backend does instead of checking its name.
 """
 from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Literal, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -42,7 +43,6 @@ class StyleBackend(ABC):
     # the wrappers here only move arrays across the interface.
     transforms: ClassVar[Any]  # module with preprocess, postprocess on native arrays
     losses: ClassVar[Any]  # module with content_loss, gram, style_loss, tv_loss on native arrays
-    calls: ClassVar[dict[str, str]]  # the framework call behind each stage, for reports
 
     @abstractmethod
     def _native(self, array: np.ndarray) -> Any:
@@ -53,11 +53,14 @@ class StyleBackend(ABC):
         """Framework array -> NumPy (waits for the value)."""
 
     # -- setup ---------------------------------------------------------------
-    @abstractmethod
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         """Build VGG-19 ``features`` cut after ``last_layer`` from neutral weights, on ``device``
-        ("cpu", "gpu" or "auto"), run as ``execution`` says (frozen and optimized by default)."""
+        ("cpu", "gpu" or "auto"), run as ``execution`` says (frozen and optimized by default).
+        A backend builds its network and then calls this for the state every backend keeps."""
+        self._execution = execution.validate()
+        self._taps_cache: dict[tuple[int, ...], Callable[[Any], list[Any]]] = {}
+        self._checkpoints: dict[int, Any] = {}
 
     @classmethod
     @abstractmethod
@@ -77,9 +80,30 @@ class StyleBackend(ABC):
     def synchronize(self) -> None:
         """Wait until all queued work is done (a no-op for eager CPU frameworks)."""
 
-    @abstractmethod
-    def weight_gradients_enabled(self) -> bool:
-        """True if any VGG weight would get a gradient (it never should)."""
+    def device_memory_peak(self) -> Optional[float]:
+        """GiB the framework's device allocator held at most since ``reset_device_memory_peak``;
+        None on the CPU, where the process's resident set is the measure."""
+        return None
+
+    def reset_device_memory_peak(self) -> None:
+        """Start a new peak for ``device_memory_peak``."""
+
+    # -- what only a backend's framework can do, asked for through the registry ------------
+    @classmethod
+    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
+        """Download the pretrained weights this framework's model zoo offers as ``source``, as
+        neutral arrays (the registry says which backend offers which source)."""
+        raise NotImplementedError(f"the {cls.name} backend offers no pretrained weights named {source!r}")
+
+    @classmethod
+    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
+        """Neutral arrays from a weights file in this framework's own format (e.g. ``.pth``)."""
+        raise NotImplementedError(f"the {cls.name} backend reads no weight files")
+
+    @classmethod
+    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
+        """The image as this framework's tab of the d2l chapter reads and resizes it, (H, W, 3) in [0, 1]."""
+        raise NotImplementedError(f"the {cls.name} backend has no chapter image reader")
 
     # -- stages --------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:
@@ -114,11 +138,10 @@ class StyleBackend(ABC):
 
     def _taps(self, layers: Sequence[int]) -> Callable[[Any], list[Any]]:
         # One per layer set: a new hybridized or compiled block would rebuild its graph each time.
-        cache = self.__dict__.setdefault("_taps_cache", {})
         key = tuple(layers)
-        if key not in cache:
-            cache[key] = self._make_taps(key)
-        return cache[key]
+        if key not in self._taps_cache:
+            self._taps_cache[key] = self._make_taps(key)
+        return self._taps_cache[key]
 
     def _target(self, array: np.ndarray) -> Any:
         """A content target as a native array (a backend may pick its memory layout)."""
@@ -194,8 +217,6 @@ class StyleBackend(ABC):
 
     def checkpoint(self, slot: int) -> None:
         """Keep a device-side copy of the current image in ``slot``: no host transfer, no wait."""
-        if not hasattr(self, "_checkpoints"):
-            self._checkpoints: dict[int, Any] = {}
         self._checkpoints[slot] = self._image_copy()
 
     def checkpoint_image(self, slot: int) -> np.ndarray:

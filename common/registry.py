@@ -1,10 +1,18 @@
 """The backends by name, imported only when asked for (so that asking for PyTorch never
-imports MXNet, and a missing framework costs nothing until it is requested)."""
+imports MXNet, and a missing framework costs nothing until it is requested).
+
+Besides the backend classes, the registry knows what each backend offers that only its framework
+can do — pretrained weights from its model zoo, weight files in its own format — so that the rest
+of ``common/`` can ask for those by what they are, never by a backend's module name.
+"""
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
 
 from .errors import BackendUnavailable
 from .interface import StyleBackend
@@ -15,11 +23,15 @@ class BackendInfo:
     module: str  # the backend package, which imports its framework
     framework: str  # the framework's import name
     install: str  # what to run to get it
+    pretrained: dict[str, str] = field(default_factory=dict)  # --weights source -> cache file name
+    weight_files: tuple[str, ...] = ()  # file suffixes its framework's own weight format uses
 
 
 BACKENDS: dict[str, BackendInfo] = {
-    "torch": BackendInfo("backends.torch", "torch", 'pip install -e ".[torch]"  (torch, torchvision)'),
-    "mxnet": BackendInfo("backends.mxnet", "mxnet", 'pip install -e ".[mxnet]"  (mxnet==1.9.1, numpy<1.24, Python <= 3.11)'),
+    "torch": BackendInfo("backends.torch", "torch", 'pip install -e ".[torch]"  (torch, torchvision)',
+                         pretrained={"imagenet": "vgg19-imagenet1k-v1.npz"}, weight_files=(".pth", ".pt")),
+    "mxnet": BackendInfo("backends.mxnet", "mxnet", 'pip install -e ".[mxnet]"  (mxnet==1.9.1, numpy<1.24, Python <= 3.11)',
+                         pretrained={"gluon": "vgg19-gluon-model-zoo.npz"}),
 }
 
 
@@ -51,3 +63,23 @@ def available(name: str) -> tuple[bool, str]:
     except BackendUnavailable as exc:
         return False, str(exc)
     return True, ""
+
+
+def pretrained_sources() -> dict[str, tuple[str, str]]:
+    """Every pretrained ``--weights`` source: name -> (backend that fetches it, cache file name)."""
+    return {source: (name, cache) for name, info in BACKENDS.items() for source, cache in info.pretrained.items()}
+
+
+def fetch_pretrained(source: str) -> dict[str, np.ndarray]:
+    """Download ``source`` with the framework whose model zoo has it (imported only now)."""
+    backend, _ = pretrained_sources()[source]
+    return load_backend(backend).fetch_pretrained(source)
+
+
+def weight_file_reader(path: Path) -> type[StyleBackend] | None:
+    """The backend whose framework reads ``path``'s format (by suffix), None if none does;
+    raises BackendUnavailable when that backend's framework is missing."""
+    for name, info in BACKENDS.items():
+        if path.suffix.lower() in info.weight_files:
+            return load_backend(name)
+    return None

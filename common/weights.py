@@ -14,27 +14,20 @@ Sources (``--weights``):
 """
 from __future__ import annotations
 
-import importlib
 import os
 import tempfile
 from pathlib import Path
-from types import ModuleType
 from typing import Mapping
 
 import numpy as np
 
+from . import registry
 from .cache import cache_dir
-from .errors import UserError, WeightsError
+from .errors import BackendUnavailable, UserError, WeightsError
 from .layers import CONV_CHANNELS, NUM_LAYERS, conv_indices, parameter_shapes
 
 Weights = dict[str, np.ndarray]
-
-# Pretrained sources: cache file name, module that can fetch them, what to install for it.
-PRETRAINED = {
-    "imagenet": ("vgg19-imagenet1k-v1.npz", "backends.torch.pretrained", "torch and torchvision"),
-    "gluon": ("vgg19-gluon-model-zoo.npz", "backends.mxnet.pretrained", "mxnet"),
-}
-SOURCES = ("imagenet", "gluon", "random")
+SOURCES = (*registry.pretrained_sources(), "random")
 
 
 def random_weights(seed: int = 0, last_layer: int = NUM_LAYERS - 1) -> Weights:
@@ -86,8 +79,9 @@ def read_file(path: Path) -> Mapping[str, np.ndarray]:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
                 return {key: data[key] for key in data.files}
-        if suffix in (".pth", ".pt"):
-            return _pretrained_module("imagenet", "reading a .pth file").read_state_dict(path)
+        reader = _needs_backend(f"reading a {suffix} file", registry.weight_file_reader, path)
+        if reader is not None:
+            return reader.read_weights_file(path)
     except UserError:
         raise
     except Exception as exc:  # a damaged file raises whatever its parser raises
@@ -95,23 +89,22 @@ def read_file(path: Path) -> Mapping[str, np.ndarray]:
     raise WeightsError(f"weights file {path} must be a .npz (neutral) or .pth (torchvision state_dict)")
 
 
-def _pretrained_module(source: str, purpose: str) -> ModuleType:
-    """The backend module that can fetch ``source`` (its framework is imported only now)."""
-    _, module_name, needs = PRETRAINED[source]
+def _needs_backend(purpose: str, call, *args):
+    """``call(*args)``, with a missing framework turned into a WeightsError that says what to pass."""
     try:
-        return importlib.import_module(module_name)
-    except Exception as exc:
-        raise WeightsError(f"{purpose} needs {needs} ({type(exc).__name__}: {exc}); "
+        return call(*args)
+    except BackendUnavailable as exc:
+        raise WeightsError(f"{purpose} needs another framework ({exc}); "
                            f"pass a neutral .npz with --weights FILE instead") from None
 
 
 def pretrained(source: str) -> Path:
     """The cached neutral copy of a pretrained source, made on first use."""
-    name, _, _ = PRETRAINED[source]
+    _, name = registry.pretrained_sources()[source]
     path = cache_dir() / name
     if path.is_file():
         return path
-    weights = _pretrained_module(source, f"downloading --weights {source}").fetch()
+    weights = _needs_backend(f"downloading --weights {source}", registry.fetch_pretrained, source)
     try:
         save_npz(check_weights(weights, NUM_LAYERS - 1, f"--weights {source}"), path)
     except OSError as exc:
@@ -129,7 +122,7 @@ def load_weights(spec: str, last_layer: int, seed: int = 0) -> Weights:
     """The neutral weights named by ``--weights``: a source name or a file path."""
     if spec == "random":
         return random_weights(seed, last_layer)
-    if spec in PRETRAINED:
+    if spec in registry.pretrained_sources():
         path = pretrained(spec)
         origin = f"cached --weights {spec} ({path}; delete it to download again)"
     else:

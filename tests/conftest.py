@@ -3,6 +3,7 @@ usable device), with seeded random weights and small synthetic images."""
 from __future__ import annotations
 
 import functools
+import importlib
 
 import numpy as np
 import pytest
@@ -61,6 +62,11 @@ def backend(request):
 def backend_name(request):
     require(request.param)
     return request.param
+
+
+def probes(backend):
+    """The backend's test probes: what tests look at inside it, beyond the interface."""
+    return importlib.import_module(f"{type(backend).__module__.rsplit('.', 1)[0]}.probes")
 
 
 def cpu_backend(name: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import weights as wmod
+from common import registry
 from common.errors import WeightsError
 from common.layers import parameter_shapes
 from common.weights import check_weights, load_weights, random_weights, save_npz
@@ -109,8 +109,8 @@ def test_imagenet_is_converted_once_then_read_from_the_cache(monkeypatch, privat
 
 
 def test_a_cached_neutral_copy_needs_no_framework(private_cache, monkeypatch):
-    save_npz(random_weights(5, 36), private_cache / wmod.PRETRAINED["gluon"][0])
-    monkeypatch.setattr(wmod, "_pretrained_module", lambda *a: pytest.fail("tried to import a framework"))
+    save_npz(random_weights(5, 36), private_cache / registry.pretrained_sources()["gluon"][1])
+    monkeypatch.setattr(registry, "load_backend", lambda *a: pytest.fail("tried to import a framework"))
     assert load_weights("gluon", 29)["features.0.weight"].shape == (64, 3, 3, 3)
 
 

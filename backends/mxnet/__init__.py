@@ -3,12 +3,13 @@ Importing it imports MXNet, never PyTorch."""
 import os
 import sys
 
+from common.system import available_cores
+
 # MXNet reads OMP_NUM_THREADS once, when it loads, and otherwise keeps cores back for its
 # engine: on this 2-core machine its operators ran on one thread (0.52 s/step at 150x225,
 # 0.31 with two). PyTorch can change its count at any time (torch.set_num_threads).
 if "mxnet" not in sys.modules and "OMP_NUM_THREADS" not in os.environ:
-    _cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    os.environ["OMP_NUM_THREADS"] = str(_cores)
+    os.environ["OMP_NUM_THREADS"] = str(available_cores())
 
 from .backend import MXNetBackend as Backend  # noqa: E402
 

@@ -1,6 +1,7 @@
 """The MXNet implementation of ``common.interface.StyleBackend``."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import mxnet as mx
@@ -11,6 +12,7 @@ from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
 from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
 
+from . import chapter, pretrained
 from . import device as devices
 from . import losses, transforms
 from .optimizer import make_trainer, prepare_update, set_learning_rate
@@ -31,25 +33,12 @@ class MXNetBackend(StyleBackend):
     adam_epsilon = "uncorrected"
     transforms = transforms
     losses = losses
-    # The framework call behind each stage, for reports.
-    calls = {
-        "preprocess": "nd.broadcast_div(nd.broadcast_sub(img.transpose((2, 0, 1)).expand_dims(0), mean), std)",
-        "features": "gluon vision.vgg19().features[i](x) (Activation('relu') is not in place)",
-        "gram": "nd.dot(x, x, transpose_b=True) / x.size",
-        "content": "nd.square(y_hat - y).mean()",
-        "style": "nd.square(gram(y_hat) - gram_y).mean()",
-        "tv": "nd.abs(nd.slice_axis(y, 2, 1, None) - nd.slice_axis(y, 2, 0, -1)).mean() ...",
-        "total": "w_c * content + w_s * style + w_tv * tv",
-        "backward": "with autograd.record(): ...; total.backward(); x.grad",
-        "adam": "gluon.Trainer({x}, 'adam', {'learning_rate': lr, 'epsilon': 1e-8}).step(1)",
-    }
-
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
-        self._ctx = devices.resolve_device(device)
-        self._execution = execution.validate()
+        super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
         if execution.precision != "fp32" or execution.compile:
             raise BackendUnavailable(UNSUPPORTED)
+        self._ctx = devices.resolve_device(device)
         self._features = build_features(weights, last_layer, self._ctx, execution.frozen)
         self._x: gluon.Parameter | None = None
 
@@ -75,8 +64,16 @@ class MXNetBackend(StyleBackend):
     def synchronize(self) -> None:
         devices.synchronize()
 
-    def weight_gradients_enabled(self) -> bool:
-        return any(p.grad_req != "null" for p in self._features.collect_params().values())
+    # device_memory_peak stays None: MXNet 1.9 reports free and total GPU memory
+    # (mx.context.gpu_memory_info), not its allocator's peak as torch.cuda does.
+
+    @classmethod
+    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source)
+
+    @classmethod
+    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
+        return chapter.read_image(path, size)
 
     def _native(self, array: np.ndarray) -> nd.NDArray:
         return nd.array(np.asarray(array, dtype=np.float32), ctx=self._ctx, dtype=np.float32)

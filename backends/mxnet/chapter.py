@@ -8,9 +8,6 @@ from pathlib import Path
 import mxnet as mx
 import numpy as np
 
-CALL = "mx.image.imresize(mx.image.imread(path), w, h)  # OpenCV bilinear, no antialias, (w, h)"
-
-
 def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     height, width = size
     img = mx.image.imread(str(path))  # uint8 HWC RGB

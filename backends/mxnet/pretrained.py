@@ -13,7 +13,8 @@ from common.cache import cache_dir, short_reason
 from common.errors import WeightsError
 
 
-def fetch() -> dict[str, np.ndarray]:
+def fetch(source: str = "gluon") -> dict[str, np.ndarray]:
+    """Download through the Gluon model zoo (its own VGG-19, the only one it offers: ``gluon``)."""
     root = cache_dir() / "mxnet-model-zoo"
     try:
         # MXNet's downloader prints its progress and retries on stdout; stdout is for results here.

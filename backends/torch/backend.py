@@ -1,7 +1,8 @@
 """The PyTorch implementation of ``common.interface.StyleBackend``."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
@@ -9,6 +10,7 @@ import torch
 from common.config import AdamSettings, Execution, LossWeights
 from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
 
+from . import chapter, pretrained
 from . import device as devices
 from . import losses, transforms
 from .optimizer import make_adam, set_learning_rate
@@ -21,23 +23,10 @@ class TorchBackend(StyleBackend):
     adam_epsilon = "corrected"
     transforms = transforms
     losses = losses
-    # The framework call behind each stage, for reports.
-    calls = {
-        "preprocess": "(torch.from_numpy(img).permute(2, 0, 1)[None] - mean) / std",
-        "features": "torchvision vgg19().features[i](x), clone() before ReLU(inplace=True)",
-        "gram": "x @ x.T / x.numel()",
-        "content": "torch.square(y_hat - y).mean()",
-        "style": "torch.square(gram(y_hat) - gram_y).mean()",
-        "tv": "(y[:, :, 1:, :] - y[:, :, :-1, :]).abs().mean() ...",
-        "total": "w_c * content + w_s * style + w_tv * tv",
-        "backward": "total.backward(); x.grad",
-        "adam": "torch.optim.Adam([x], lr, eps=1e-8).step()",
-    }
-
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         self._device = devices.resolve_device(device)
-        self._execution = execution.validate()
+        super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
         devices.use_every_core()
         devices.tune(self._device, execution.optimized)
         # channels_last (NHWC) spares oneDNN and cuDNN their layout reorders: measured here at
@@ -66,8 +55,23 @@ class TorchBackend(StyleBackend):
     def synchronize(self) -> None:
         devices.synchronize(self._device)
 
-    def weight_gradients_enabled(self) -> bool:
-        return any(p.requires_grad or p.grad is not None for p in self._features.parameters())
+    def device_memory_peak(self) -> Optional[float]:
+        return devices.memory_peak_gib(self._device)
+
+    def reset_device_memory_peak(self) -> None:
+        devices.reset_memory_peak(self._device)
+
+    @classmethod
+    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source)
+
+    @classmethod
+    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
+        return pretrained.read_state_dict(path)
+
+    @classmethod
+    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
+        return chapter.read_image(path, size)
 
     def _native(self, array: np.ndarray) -> torch.Tensor:
         # A copy: torch.from_numpy would share memory, and Adam's in-place update of the image

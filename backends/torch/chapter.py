@@ -1,6 +1,7 @@
 """How the chapter's PyTorch tab reads and resizes an image, reproduced exactly for
 ``scripts/compare.py --recipe d2l``: PIL decode, then ``torchvision.transforms.Resize((h, w))``
-on the PIL image — Pillow's bilinear filter with antialiasing, height first."""
+on the PIL image — Pillow's bilinear filter with antialiasing, height first (the same pixels as
+``common/images.py``, which a test shows)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,6 @@ from pathlib import Path
 import numpy as np
 import torchvision
 from PIL import Image
-
-CALL = "torchvision.transforms.Resize((h, w))(PIL.Image.open(path))  # Pillow bilinear, antialiased"
 
 
 def read_image(path: Path, size: tuple[int, int]) -> np.ndarray:

@@ -22,8 +22,9 @@ def _features_only(state: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def fetch() -> dict[str, np.ndarray]:
-    """Download through torchvision's loader (torch hub cache, hash checked)."""
+def fetch(source: str = "imagenet") -> dict[str, np.ndarray]:
+    """Download through torchvision's loader (torch hub cache, hash checked); torchvision's
+    only VGG-19 weights are ``imagenet``."""
     weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
     try:
         with contextlib.redirect_stdout(sys.stderr):  # torch.hub announces downloads on stdout
