@@ -12,28 +12,21 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
     sys.path.insert(0, str(ROOT))
 
-from common.cli import OneLineParser, add_transfer_options, config_from, run_main, whole  # noqa: E402
-from common.config import Execution  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.images import check_image_path, check_writable, read_image, save_image  # noqa: E402
-from common.registry import backend_names, load_backend  # noqa: E402
-from common.reporting import JsonlLog, Progress, plot_losses, summary_line  # noqa: E402
-from common.samples import sample_image  # noqa: E402
-from common.transfer import StepRecord, transfer  # noqa: E402
-from common.weights import check_spec, load_weights  # noqa: E402
+from common.registry import backend_names  # noqa: E402
+from common.tools.cli import OneLineParser, add_transfer_options, run_main, whole  # noqa: E402
+from common.tools.stylize import stylize  # noqa: E402
 
 PROG = "run.py"
 
 
 def build_parser() -> OneLineParser:
-    p = OneLineParser(prog=PROG, description="Neural style transfer with MXNet or PyTorch behind one interface.",
-                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = OneLineParser(prog=PROG, description="Neural style transfer with MXNet or PyTorch behind one interface.")
     p.add_argument("--backend", choices=backend_names(), default="torch", help="framework that runs the network")
     p.add_argument("--output", default="stylized.png", help="where the result is written (.png, .jpg, ...)")
     add_transfer_options(p)
@@ -50,56 +43,8 @@ def build_parser() -> OneLineParser:
     return p
 
 
-def snapshot_path(output: Path, step: int) -> Path:
-    return output.with_name(f"{output.stem}_step{step:04d}{output.suffix}")
-
-
 def run(args: argparse.Namespace) -> int:
-    # Everything cheap is checked before a framework is imported or any work starts.
-    if args.save_every < 0:
-        raise UserError(f"--save-every must be 0 (never) or a positive whole number, not {args.save_every}")
-    config = config_from(args, align_epsilon=args.align_adam_epsilon)
-    output = check_image_path(args.output)
-    if args.plot:
-        check_image_path(args.plot)
-    if args.log:
-        check_writable(args.log)
-    check_spec(args.weights)
-    content = read_image(args.content or sample_image("content"), config.size)
-    style = read_image(args.style or sample_image("style"), config.size)
-
-    backend_class = load_backend(args.backend)
-    weights = load_weights(args.weights, config.last_layer, args.seed)
-    execution = Execution(precision=args.precision, compile=args.compile).validate()
-    backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
-    print(f"{backend.framework} on {backend.device} ({args.precision}, {backend.environment()['threads']} threads); "
-          f"weights {args.weights}; {config.describe()}", file=sys.stderr)
-
-    log = JsonlLog(args.log) if args.log else None
-    progress = Progress(config.schedule.steps, backend.name)
-
-    def on_step(record: StepRecord, current: Callable[[], object]) -> None:
-        progress.update(record)
-        if log:
-            log.write(record)
-        if args.save_every and record.step % args.save_every == 0:
-            save_image(current(), snapshot_path(output, record.step))
-
-    try:
-        result = transfer(backend, content, style, config, on_step)
-    finally:
-        progress.close()
-        if log:
-            log.close()
-    save_image(result.image, output)
-    if args.plot and result.records:
-        plot_losses(result.records, args.plot, f"{backend.framework}, {config.size[0]}x{config.size[1]}")
-    if result.stopped:
-        print(f"{PROG}: stopped: {result.stopped}", file=sys.stderr)
-    print(summary_line(result, output))
-    if result.stopped:
-        return 1 if result.diverged else 130
-    return 0
+    return stylize(args, PROG)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common.flops import forward_flops, step_flops
+from common.tools.flops import forward_flops, step_flops
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -164,3 +164,27 @@ def test_torch_bf16_end_to_end(files):
                    "--output", tmp / "o.png", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
     assert "(bf16, " in proc.stderr and Image.open(tmp / "o.png").size == (48, 32)
+
+
+def _parser(script: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_script_{script}", ROOT / "scripts" / f"{script}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
+
+@pytest.mark.parametrize("script", ["run", "compare", "bench"])
+def test_help_gives_every_option_a_line_and_its_default_once(script):
+    import argparse
+
+    parser = _parser(script)
+    formatter = parser._get_formatter()
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS or isinstance(action, argparse._HelpAction):
+            continue
+        assert action.help, f"{script}.py {action.option_strings[0]} has no help line"
+        text = (formatter._get_help_string(action) % dict(vars(action), prog=parser.prog)).lower()
+        has_default = action.default not in (None, False)
+        assert text.count("default") == (1 if has_default else text.count("default")) <= 1, (script, text)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common import compare
-from common.recipes import D2L_DIFFERENCES, D2L_MXNET, D2L_TORCH, without
+from common.tools import measure
+from common.tools.recipes import D2L_DIFFERENCES, D2L_MXNET, D2L_TORCH, without
 
 from .conftest import require, synthetic_image
 
@@ -89,6 +89,7 @@ def test_bad_report_folder_is_one_line(tmp_path):
 
 def test_psnr_and_difference():
     a = np.zeros((4, 4, 3))
-    assert compare.psnr(a, a) == float("inf")
-    assert compare.psnr(a, a + 0.1) == pytest.approx(20.0)
-    assert compare.difference(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == (2.0, 0.5)
+    assert measure.psnr(a, a) == float("inf")
+    assert measure.psnr(a, a + 0.1) == pytest.approx(20.0)
+    assert measure.difference(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == (2.0, 0.5)
+    np.testing.assert_allclose(measure.relative_gap([1.0, 3.0, 5.0], [2.0, 2.0]), [0.5, 0.5])

@@ -1,15 +1,23 @@
-"""Lazy imports: common code imports no framework, and each backend imports only its own."""
+"""The house rules, checked: common code imports no framework, the core never imports the tooling
+or (registry aside) a backend, and each backend imports only its own framework."""
 from __future__ import annotations
 
+import ast
+import pkgutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import common
+import common.tools
+
 from .conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
+CORE = sorted(f"common.{m.name}" for m in pkgutil.iter_modules(common.__path__) if not m.ispkg)
+TOOLS = sorted(f"common.tools.{m.name}" for m in pkgutil.iter_modules(common.tools.__path__))
 
 PROBE = """
 import sys
@@ -26,10 +34,47 @@ def imported_frameworks(body: str) -> set[str]:
     return set(filter(None, proc.stdout.strip().split(",")))
 
 
-def test_common_imports_no_framework():
-    body = ("import common.config, common.images, common.interface, common.layers, common.objective, "
-            "common.registry, common.reporting, common.samples, common.transfer, common.weights, backends")
-    assert imported_frameworks(body) == set()
+def test_the_module_lists_are_complete():
+    assert {"common.interface", "common.transfer", "common.registry", "common.weights"} <= set(CORE)
+    assert {"common.tools.cli", "common.tools.compare", "common.tools.bench", "common.tools.plots"} <= set(TOOLS)
+
+
+def test_no_module_of_common_imports_a_framework():
+    assert imported_frameworks("import " + ", ".join(CORE + TOOLS) + ", backends") == set()
+
+
+def _imports(module: str) -> set[str]:
+    """Every module name ``module`` imports, resolved to absolute names, and every string
+    constant that looks like a backend module name."""
+    path = ROOT / (module.replace(".", "/") + ".py")
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    package = module.rsplit(".", 1)[0]
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            names |= {base} | {f"{base}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("backends."):
+            names.add(node.value)
+    return names
+
+
+@pytest.mark.parametrize("module", CORE)
+def test_the_core_imports_neither_the_tooling_nor_a_backend(module):
+    imported = _imports(module)
+    assert not {n for n in imported if n.startswith("common.tools")}, f"{module} imports the tooling"
+    if module != "common.registry":  # whose job it is to import a backend by name
+        assert not {n for n in imported if n == "backends" or n.startswith("backends.")}, f"{module} names a backend"
+
+
+@pytest.mark.parametrize("module", TOOLS)
+def test_the_tooling_names_no_backend_package(module):
+    assert not {n for n in _imports(module) if n == "backends" or n.startswith("backends.")}
 
 
 def test_random_weights_need_no_framework():
@@ -58,9 +103,8 @@ def _threads_after_loading(name: str, env_value: str | None) -> str:
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
 def test_every_core_is_used_unless_the_user_says_otherwise(name):
-    import os
+    from common.system import available_cores
 
     require(name)
-    cores = str(len(os.sched_getaffinity(0)))
-    assert _threads_after_loading(name, None) == cores
+    assert _threads_after_loading(name, None) == str(available_cores())
     assert _threads_after_loading(name, "1") == "1"

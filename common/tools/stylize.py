@@ -1,0 +1,80 @@
+"""One picture from the command line's options, start to finish: everything cheap is checked
+first, then the images are read, the backend built, the loop run with progress, log and
+snapshots, and the result, plot and summary written. ``scripts/run.py`` parses and calls this."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable
+
+from ..config import Execution
+from ..errors import UserError
+from ..images import check_image_path, check_writable, read_image, save_image
+from ..registry import load_backend
+from ..samples import sample_image
+from ..transfer import StepRecord, TransferResult, transfer
+from ..weights import check_spec, load_weights
+from .cli import config_from
+from .plots import plot_losses
+from .progress import JsonlLog, Progress, summary_line
+
+# Exit statuses (bad input, 2, is run_main's).
+DONE, DIVERGED, INTERRUPTED = 0, 1, 130
+
+
+def snapshot_path(output: Path, step: int) -> Path:
+    return output.with_name(f"{output.stem}_step{step:04d}{output.suffix}")
+
+
+def stylize(args: argparse.Namespace, prog: str) -> int:
+    """Run ``args`` (run.py's options); returns the exit status."""
+    # Everything cheap is checked before a framework is imported or any work starts.
+    if args.save_every < 0:
+        raise UserError(f"--save-every must be 0 (never) or a positive whole number, not {args.save_every}")
+    config = config_from(args, align_epsilon=args.align_adam_epsilon)
+    output = check_image_path(args.output)
+    if args.plot:
+        check_image_path(args.plot)
+    if args.log:
+        check_writable(args.log)
+    check_spec(args.weights)
+    content = read_image(args.content or sample_image("content"), config.size)
+    style = read_image(args.style or sample_image("style"), config.size)
+
+    backend_class = load_backend(args.backend)
+    weights = load_weights(args.weights, config.last_layer, args.seed)
+    execution = Execution(precision=args.precision, compile=args.compile).validate()
+    backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
+    print(f"{backend.framework} on {backend.device} ({args.precision}, {backend.environment()['threads']} threads); "
+          f"weights {args.weights}; {config.describe()}", file=sys.stderr)
+
+    log = JsonlLog(args.log) if args.log else None
+    progress = Progress(config.schedule.steps, backend.name)
+
+    def on_step(record: StepRecord, current: Callable[[], object]) -> None:
+        progress.update(record)
+        if log:
+            log.write(record)
+        if args.save_every and record.step % args.save_every == 0:
+            save_image(current(), snapshot_path(output, record.step))
+
+    try:
+        result = transfer(backend, content, style, config, on_step)
+    finally:
+        progress.close()
+        if log:
+            log.close()
+    save_image(result.image, output)
+    if args.plot and result.records:
+        plot_losses(result.records, args.plot, f"{backend.framework}, {config.size[0]}x{config.size[1]}")
+    return _finish(result, output, prog)
+
+
+def _finish(result: TransferResult, output: Path, prog: str) -> int:
+    if result.stopped:
+        print(f"{prog}: stopped: {result.stopped}", file=sys.stderr)
+    print(summary_line(result, output))
+    if result.stopped:
+        return DIVERGED if result.diverged else INTERRUPTED
+    return DONE
