@@ -14,6 +14,10 @@ from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, describe
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
+# The [0, 1] pixel range in standardised units, per channel: what clipping and L-BFGS-B's bounds keep.
+STANDARDISED_LOW: tuple[float, ...] = tuple(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+STANDARDISED_HIGH: tuple[float, ...] = tuple((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+
 MIN_SIDE = 32  # below this, relu5_1 (after four 2x2 pools) would have under 2x2 positions
 
 
@@ -76,14 +80,52 @@ class Execution:
         return self
 
 
+OPTIMIZERS = ("adam", "lbfgs")
+INITS = ("content", "noise", "style")
+COLOR_MODES = ("none", "luminance", "histogram")
+MOMENTS = ("reset", "resize")
+STYLE_FITS = ("keep", "stretch")
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Coarse to fine: ``count`` sizes, each ``factor`` times the one before, the last the final
+    size. Every size before the last runs ``steps`` steps; Adam starts each of them at ``lr``
+    (the first size at the schedule's own rate) and carries its moments up or resets them."""
+
+    count: int = 1  # 1: the chapter, one size
+    factor: float = 2.0
+    steps: int = 100
+    lr: float = 0.05
+    moments: str = "resize"
+
+    def sizes(self, final: tuple[int, int]) -> list[tuple[int, int]]:
+        """From the smallest to ``final``; (height, width), aspect ratio kept, none under MIN_SIDE."""
+        height, width = final
+        sizes = []
+        for k in reversed(range(self.count)):
+            shrink = self.factor ** k
+            sizes.append((max(MIN_SIDE, round(height / shrink)), max(MIN_SIDE, round(width / shrink))))
+        return sizes
+
+
 @dataclass(frozen=True)
 class TransferConfig:
-    size: tuple[int, int] = (300, 450)  # (height, width)
+    size: tuple[int, int] = (300, 450)  # (height, width) of the result
     content_layers: tuple[int, ...] = DEFAULT_CONTENT_LAYERS
     style_layers: tuple[int, ...] = DEFAULT_STYLE_LAYERS
     weights: LossWeights = field(default_factory=LossWeights)
-    schedule: Schedule = field(default_factory=Schedule)
+    schedule: Schedule = field(default_factory=Schedule)  # with lbfgs: steps = loss-and-gradient evaluations
     adam: AdamSettings = field(default_factory=AdamSettings)
+    optimizer: str = "adam"  # "lbfgs": SciPy's L-BFGS-B, pixels kept inside [0, 1]
+    bounded: bool = False  # Adam: clip the image into [0, 1] after every update
+    init: str = "content"  # the first size starts from the content image, seeded noise, or the (first) style
+    seed: int = 0  # of init "noise"
+    scales: Scales = field(default_factory=Scales)
+    style_scale: float = 1.0  # each style's long edge = style_scale x the content's, its aspect ratio kept
+    style_fit: str = "keep"  # "stretch": each style resized to the content's height and width, as the chapter does
+    style_blend: tuple[float, ...] = ()  # one weight per style, normalised to sum 1; () = equal
+    colors: str = "none"  # "luminance" or "histogram": keep the content's colours
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -114,13 +156,48 @@ class TransferConfig:
                 raise ConfigError(f"{flag} must be a finite number >= 0, not {value}")
         if self.weights.content == self.weights.style == self.weights.tv == 0:
             raise ConfigError("all loss weights are 0: there would be nothing to optimise")
+        for flag, value, allowed in (("--optimizer", self.optimizer, OPTIMIZERS), ("--init", self.init, INITS),
+                                     ("--preserve-colors", self.colors, COLOR_MODES),
+                                     ("--scale-moments", self.scales.moments, MOMENTS),
+                                     ("--style-fit", self.style_fit, STYLE_FITS)):
+            if value not in allowed:
+                raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value}")
+        c = self.scales
+        if c.count < 1:
+            raise ConfigError(f"--scales must be a positive whole number, not {c.count}")
+        if not math.isfinite(c.factor) or c.factor <= 1:
+            raise ConfigError(f"--scale-factor must be a finite number > 1, not {c.factor}")
+        if c.steps < 1:
+            raise ConfigError(f"--scale-steps must be a positive whole number, not {c.steps}")
+        _positive("--scale-lr", c.lr)
+        _positive("--style-scale", self.style_scale)
+        if any(not math.isfinite(w) or w < 0 for w in self.style_blend) or (self.style_blend and sum(self.style_blend) <= 0):
+            raise ConfigError(f"--style-blend weights must be finite, >= 0 and not all 0, not {list(self.style_blend)}")
+        if self.seed < 0:
+            raise ConfigError(f"--seed must be a whole number >= 0, not {self.seed}")
         return self
 
+    @property
+    def total_steps(self) -> int:
+        """Steps over every size: Adam updates, or L-BFGS evaluations."""
+        return self.scales.steps * (self.scales.count - 1) + self.schedule.steps
+
+    def blend(self, styles: int) -> tuple[float, ...]:
+        """The weight of each of ``styles`` style images, summing to 1."""
+        if not self.style_blend:
+            return (1.0 / styles,) * styles
+        if len(self.style_blend) != styles:
+            raise ConfigError(f"--style-blend has {len(self.style_blend)} weights for {styles} style images")
+        total = sum(self.style_blend)
+        return tuple(w / total for w in self.style_blend)
+
     def describe(self) -> str:
-        h, w = self.size
-        return (f"{h}x{w}, content {describe(self.content_layers)}, style {describe(self.style_layers)}, "
+        sizes = " -> ".join(f"{h}x{w}" for h, w in self.scales.sizes(self.size))
+        extras = [f"{self.optimizer}" + (", bounded" if self.bounded and self.optimizer == "adam" else ""),
+                  f"init {self.init}"] + ([f"colors {self.colors}"] if self.colors != "none" else [])
+        return (f"{sizes}, content {describe(self.content_layers)}, style {describe(self.style_layers)}, "
                 f"weights {self.weights.content:g}/{self.weights.style:g}/{self.weights.tv:g}, "
-                f"{self.schedule.steps} steps, lr {self.schedule.lr:g}")
+                f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
 
 
 def _positive(flag: str, value: float) -> None:

@@ -40,6 +40,12 @@ def to_rgb(img: Image.Image) -> Image.Image:
 
 def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
     """(height, width, 3) float32 RGB in [0, 1], resized to ``size`` = (height, width)."""
+    pixels = load_rgb(path)
+    return resize_array(pixels, size or image_size(pixels))
+
+
+def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """The whole file as (height, width, 3) uint8 RGB, upright: resized later, once per size used."""
     path = Path(path)
     if not path.exists():
         raise ImageError(f"image not found: {path}")
@@ -48,22 +54,46 @@ def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
     try:
         with Image.open(path) as img:
             img = ImageOps.exif_transpose(img)
-            img = to_rgb(img)
-            if size is not None:
-                img = resize(img, size)
-            return np.asarray(img, dtype=np.float32) / 255.0
+            return np.asarray(to_rgb(img), dtype=np.uint8)
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image Pillow can read") from None
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
         raise ImageError(f"cannot read image {path}: {exc}") from None
 
 
-def resize(img: Image.Image, size: tuple[int, int]) -> Image.Image:
+def resize(img: Image.Image, size: tuple[int, int], resample: int = Image.BILINEAR) -> Image.Image:
     height, width = size
     if img.size == (width, height):
         return img
     # Pillow takes (width, height); this project says (height, width) everywhere else.
-    return img.resize((width, height), Image.BILINEAR)
+    return img.resize((width, height), resample)
+
+
+def image_size(image: np.ndarray) -> tuple[int, int]:
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def resize_array(image: np.ndarray, size: tuple[int, int], resample: int = Image.BILINEAR) -> np.ndarray:
+    """(H, W, C) uint8 or float -> (height, width, C) float32; uint8 in [0, 255] becomes [0, 1].
+
+    uint8 images are resized as 8-bit RGB, exactly as a decoded file (what torchvision's Resize
+    does to a PIL image); float images channel by channel in 32-bit float, so nothing is rounded."""
+    if image.dtype == np.uint8:
+        img = Image.fromarray(image, "RGB")
+        return np.asarray(resize(img, size, resample), dtype=np.float32) / 255.0
+    if image_size(image) == tuple(size):
+        return np.asarray(image, dtype=np.float32)
+    height, width = size
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
+                           .resize((width, height), resample)) for c in range(image.shape[2])]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def fit_long_edge(size: tuple[int, int], long_edge: float) -> tuple[int, int]:
+    """(height, width) with the longer side ``long_edge`` and ``size``'s aspect ratio."""
+    height, width = size
+    scale = long_edge / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:

@@ -18,9 +18,9 @@ import numpy as np
 
 from .config import AdamSettings, Execution, LossWeights
 from .objective import weighted_losses
-from .terms import LossTerms, Targets
+from .terms import AdamState, LossTerms, Targets
 
-__all__ = ["GpuStatus", "LossTerms", "StyleBackend", "Targets"]
+__all__ = ["AdamState", "GpuStatus", "LossTerms", "StyleBackend", "Targets"]
 
 
 @dataclass(frozen=True)
@@ -156,14 +156,33 @@ class StyleBackend(ABC):
         features = dict(zip(layers, self._taps(layers)(x)))
         return weighted_losses(self.losses, features, x, content, grams, weights)
 
+    def use_targets(self, targets: Targets, weights: LossWeights) -> None:
+        """Fix what ``evaluate`` and the training steps pull towards (converted once, kept native)."""
+        self._layers, self._content, self._grams = self._prepare(targets)
+        self._weights = weights
+
     @abstractmethod
+    def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
+        """The weighted losses at image ``x`` and d(total)/dx for the targets in use, without training."""
+
     def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
-        """The weighted losses at image ``x`` and d(total)/dx, without training."""
+        self.use_targets(targets, weights)
+        return self.evaluate(x)
 
     # -- training ------------------------------------------------------------
     @abstractmethod
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
-        """Make ``init`` the trained parameter and create the framework's own Adam."""
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+              state: Optional[AdamState] = None) -> None:
+        """Make ``init`` the trained parameter and create the framework's own Adam, fresh or
+        continuing from ``state`` (whose arrays have ``init``'s shape)."""
+
+    @abstractmethod
+    def optimizer_state(self) -> AdamState:
+        """Adam's state now, in neutral form (t = 0 and zero moments before the first update)."""
+
+    @abstractmethod
+    def clip_image(self) -> None:
+        """Clip the trained image into the [0, 1] pixel range (per channel in standardised units)."""
 
     def step(self) -> LossTerms[float]:
         """Losses at the current image, then one Adam update; returns the losses before it."""

@@ -1,42 +1,57 @@
-"""The one copy of the training algorithm: targets, learning-rate schedule, loop, NaN guard.
+"""The one copy of the training algorithm: inputs and targets at each size, the start image,
+coarse to fine, Adam with its learning-rate schedule or L-BFGS, the NaN guard, the loss of the
+picture as saved.
 
-Every backend runs exactly this loop; it only calls the interface.
+Every backend runs exactly this; it only calls the interface.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
+from . import colors
 from .config import TransferConfig
-from .interface import StyleBackend, Targets
+from .images import fit_long_edge, image_size, resize_array
+from .interface import AdamState, StyleBackend, Targets
+from .terms import LossTerms
+from .upsample import resize_standardised, resize_state
+
+Images = Union[np.ndarray, Sequence[np.ndarray]]
 
 
 @dataclass(frozen=True)
 class StepRecord:
-    """One training step: the losses at the image before its update (each already
-    multiplied by its weight), the learning rate that update used, its wall time."""
+    """One step — an Adam update, or one L-BFGS loss-and-gradient evaluation: the losses at the
+    image before it (each already multiplied by its weight), the learning rate the update used
+    (None for L-BFGS, whose line search picks its own steps), its wall time, and where the run is."""
 
-    step: int  # 1-based
+    step: int  # 1-based, counted over all sizes
     content: float
     style: float
     tv: float
     total: float
-    lr: float
+    lr: Optional[float]
     seconds: float
+    scale: int = 1  # 1-based
+    height: int = 0
+    width: int = 0
+    elapsed: float = 0.0  # seconds since the run started, targets and resizing included
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, Optional[float]]:
         return asdict(self)
 
 
 @dataclass
 class TransferResult:
-    image: np.ndarray  # (H, W, 3) RGB in [0, 1]
+    image: np.ndarray  # (H, W, 3) RGB in [0, 1], as saved
     records: list[StepRecord] = field(default_factory=list)
     stopped: Optional[str] = None  # None when every step ran; else why the loop stopped early
     diverged: bool = False  # True when it stopped on a NaN or infinite loss
+    picture: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
 
     @property
     def seconds_per_step(self) -> float:
@@ -49,43 +64,145 @@ class TransferResult:
 StepCallback = Callable[[StepRecord, Callable[[], np.ndarray]], None]
 
 
-def compute_targets(backend: StyleBackend, content: np.ndarray, style: np.ndarray,
+def _as_list(images: Images) -> list[np.ndarray]:
+    return [images] if isinstance(images, np.ndarray) else list(images)
+
+
+def style_size(style: np.ndarray, content_size: tuple[int, int], config: TransferConfig) -> tuple[int, int]:
+    """A style image keeps its aspect ratio, its long edge ``style_scale`` x the content's; or,
+    stretched as the chapter does, it takes the content's height and width."""
+    if config.style_fit == "stretch":
+        return content_size
+    height, width = fit_long_edge(image_size(style), config.style_scale * max(content_size))
+    return max(height, 16), max(width, 16)  # relu5_1 needs a 1x1 map after four 2x2 pools
+
+
+def prepare_inputs(content: np.ndarray, styles: Images, size: tuple[int, int],
+                   config: TransferConfig) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The content at ``size`` and each style at its own size, colour-prepared as configured."""
+    content_k = resize_array(content, size)
+    styles_k = [resize_array(s, style_size(s, size, config)) for s in _as_list(styles)]
+    return colors.prepare_inputs(content_k, styles_k, config.colors)
+
+
+def compute_targets(backend: StyleBackend, content: np.ndarray, style: Images,
                     config: TransferConfig) -> tuple[np.ndarray, Targets]:
-    """Preprocess both images once; content features and style Gram matrices are fixed targets."""
+    """Preprocess the images once; content features and the style Gram matrices, blended over
+    several styles as sum_i w_i G_i per layer, are the fixed targets."""
+    styles = _as_list(style)
     content_x = backend.preprocess(content)
-    style_x = backend.preprocess(style)
     content_features = backend.extract_features(content_x, config.content_layers)
-    style_features = backend.extract_features(style_x, config.style_layers)
-    targets = Targets(
-        content=dict(zip(config.content_layers, content_features)),
-        grams={i: backend.gram(y) for i, y in zip(config.style_layers, style_features)},
-    )
-    return content_x, targets
+    grams: dict[int, np.ndarray] = {}
+    for weight, image in zip(config.blend(len(styles)), styles):
+        for index, y in zip(config.style_layers, backend.extract_features(backend.preprocess(image), config.style_layers)):
+            gram = backend.gram(y) if len(styles) == 1 else weight * backend.gram(y)
+            grams[index] = grams[index] + gram if index in grams else gram
+    return content_x, Targets(content=dict(zip(config.content_layers, content_features)), grams=grams)
 
 
-def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, config: TransferConfig,
+def start_image(backend: StyleBackend, content_x: np.ndarray, styles: list[np.ndarray],
+                config: TransferConfig) -> np.ndarray:
+    """The image the first size starts from: the content, seeded uniform noise, or the first style."""
+    if config.init == "content":
+        return content_x
+    height, width = content_x.shape[2:]
+    if config.init == "noise":
+        return backend.preprocess(np.random.default_rng(config.seed).random((height, width, 3), dtype=np.float32))
+    return backend.preprocess(resize_array(styles[0], (height, width)))
+
+
+def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: TransferConfig,
              on_step: StepCallback | None = None) -> TransferResult:
-    """Optimise the synthesized image, starting from the content image.
+    """Optimise the synthesized image from the smallest size to ``config.size``.
 
-    ``on_step(record, current_image)`` runs after each step; ``current_image()`` returns the
-    updated image as (H, W, 3) when the caller wants it (to save every N steps, say).
-    A NaN or infinite loss stops the loop and returns the last image whose loss was finite;
-    Ctrl-C does the same.
+    ``content`` and each style may have any size (uint8 or float in [0, 1]); they are resized
+    for each size from these originals. ``on_step(record, current_image)`` runs after each step;
+    ``current_image()`` returns the image as (H, W, 3) when the caller wants it. A NaN or
+    infinite loss stops the run and keeps the last image whose loss was finite; Ctrl-C too.
     """
-    init, targets = compute_targets(backend, content, style, config)
-    schedule = config.schedule
-    lr = schedule.lr_at(0)
-    backend.start(init, targets, config.weights, config.adam, lr)
+    from .lbfgs import run_lbfgs  # SciPy is imported only for L-BFGS
+
+    clock = time.perf_counter()
     result = TransferResult(image=np.empty(0))
-    last_good: int | None = None  # checkpoint slot of the last image whose loss was finite
-
-    def current() -> np.ndarray:
-        return backend.postprocess(backend.image())
-
+    sizes = config.scales.sizes(config.size)
+    x: Optional[np.ndarray] = None
+    state: Optional[AdamState] = None
     try:
-        for step in range(schedule.steps):
-            if schedule.lr_at(step) != lr:
-                lr = schedule.lr_at(step)
+        for scale, size in enumerate(sizes, start=1):
+            content_k, styles_k = prepare_inputs(content, style, size, config)
+            content_x, targets = compute_targets(backend, content_k, styles_k, config)
+            if x is None:
+                x = start_image(backend, content_x, styles_k, config)
+            else:
+                x = resize_standardised(x, size)
+                keep = state is not None and config.scales.moments == "resize"
+                state = resize_state(state, size) if keep else None
+            last = scale == len(sizes)
+            steps = config.schedule.steps if last else config.scales.steps
+            lr = config.schedule.lr if scale == 1 else config.scales.lr
+            step = _Stepper(result, scale, size, clock, on_step, backend, config.total_steps)
+            if config.optimizer == "lbfgs":
+                backend.use_targets(targets, config.weights)
+                x = run_lbfgs(backend, x, steps, step)
+            else:
+                x, state = _run_adam(backend, x, targets, config, steps, lr, state, step)
+            if result.stopped:
+                break
+    except KeyboardInterrupt:  # while resizing or taking targets: keep the image of the size before
+        if x is None:
+            raise
+        result.stopped = f"interrupted after {len(result.records)} of {config.total_steps} steps; saved the image so far"
+    result.picture = _picture_loss(backend, x)
+    final = backend.postprocess(x)
+    result.image = colors.finish(final, resize_array(content, image_size(final)), config.colors)
+    return result
+
+
+class _Stepper:
+    """Turns one step's losses into a record, stops the run on a non-finite loss, and tells the
+    caller; shared by Adam and L-BFGS so both log, stop and report alike."""
+
+    def __init__(self, result: TransferResult, scale: int, size: tuple[int, int], clock: float,
+                 on_step: StepCallback | None, backend: StyleBackend, planned: int) -> None:
+        self.result, self.scale, self.size, self.clock = result, scale, size, clock
+        self.on_step, self.backend = on_step, backend
+        self.planned = planned  # steps of the whole run, for messages
+
+    def __call__(self, terms: LossTerms[float], lr: Optional[float], seconds: float,
+                 current: Callable[[], np.ndarray]) -> bool:
+        """False (and the result says why) when the loss is not finite."""
+        records = self.result.records
+        if not terms.finite():
+            self.result.diverged = True
+            self.result.stopped = (f"the loss became {_describe_nonfinite(terms.as_dict())} at step {len(records) + 1}; "
+                                   f"saved the image from before it (last finite total {records[-1].total:.6g})"
+                                   if records else f"the loss is {_describe_nonfinite(terms.as_dict())} at the "
+                                                   f"first step; saved the start image")
+            return False
+        record = StepRecord(len(records) + 1, terms.content, terms.style, terms.tv, terms.total, lr, seconds,
+                            self.scale, *self.size, time.perf_counter() - self.clock)
+        records.append(record)
+        if self.on_step is not None:
+            self.on_step(record, lambda: self.backend.postprocess(current()))
+        return True
+
+    def interrupted(self) -> None:
+        done = len(self.result.records)
+        self.result.stopped = f"interrupted after {done} of {self.planned} steps; saved the image from step {done}"
+
+
+def _run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config: TransferConfig, steps: int,
+              lr0: float, state: Optional[AdamState], stepper: _Stepper) -> tuple[np.ndarray, Optional[AdamState]]:
+    """``steps`` Adam updates at one size; returns the image to keep and Adam's state."""
+    schedule = config.schedule
+    lr = lr0
+    backend.start(init, targets, config.weights, config.adam, lr, state)
+    last_good: Optional[int] = None  # checkpoint slot of the last image whose loss was finite
+    try:
+        for step in range(steps):
+            rate = lr0 * schedule.decay_factor ** (step // schedule.decay_every)
+            if rate != lr:
+                lr = rate
                 backend.set_learning_rate(lr)
             # A device-side copy of the image this step starts from, in two alternating slots: if
             # a later loss is not finite, the one before it is saved. No host copy, no waiting.
@@ -93,31 +210,30 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: np.ndarray, conf
             backend.synchronize()  # an asynchronous engine would otherwise bill queued work to this step
             start = time.perf_counter()
             terms = backend.step()  # reading the four losses waits for the step: logging needs them
+            if config.bounded:
+                backend.clip_image()
             backend.synchronize()
             seconds = time.perf_counter() - start
-            if not terms.finite():
-                result.stopped = (f"the loss became {_describe_nonfinite(terms.as_dict())} at step {step + 1}; "
-                                  f"saved the image from before it (last finite total "
-                                  f"{result.records[-1].total:.6g})" if result.records else
-                                  f"the loss is {_describe_nonfinite(terms.as_dict())} at the first step; saved the content image")
-                result.diverged = True
+            if not stepper(terms, lr, seconds, backend.image):
                 break
             last_good = step % 2
-            record = StepRecord(step + 1, terms.content, terms.style, terms.tv, terms.total, lr, seconds)
-            result.records.append(record)
-            if on_step is not None:
-                on_step(record, current)
     except KeyboardInterrupt:
-        done = len(result.records)
-        result.stopped = f"interrupted after {done} of {schedule.steps} steps; saved the image from step {done}"
-    saved = init if last_good is None else backend.checkpoint_image(last_good)
-    final = backend.image() if result.stopped is None else saved
-    if not np.all(np.isfinite(final)):
-        final = saved
-    result.image = backend.postprocess(final)
-    return result
+        stepper.interrupted()
+    if stepper.result.stopped is None:
+        image = backend.image()
+        if np.all(np.isfinite(image)):
+            return image, backend.optimizer_state()
+        stepper.result.stopped = "the image became non-finite; saved the one before"
+    return (init if last_good is None else backend.checkpoint_image(last_good)), None
+
+
+def _picture_loss(backend: StyleBackend, x: np.ndarray) -> Optional[LossTerms[float]]:
+    """The losses of the image as it is saved — clipped to [0, 1] — with the last size's targets:
+    one extra forward and backward pass, outside every step's timing."""
+    terms, _ = backend.evaluate(backend.preprocess(backend.postprocess(x)))
+    return terms if terms.finite() else None
 
 
 def _describe_nonfinite(values: dict[str, float]) -> str:
-    bad = [f"{name}={value}" for name, value in values.items() if not np.isfinite(value)]
+    bad = [f"{name}={value}" for name, value in values.items() if not math.isfinite(value)]
     return "non-finite (" + ", ".join(bad) + ")"

@@ -45,7 +45,11 @@ def test_end_to_end(files, backend_name):
     assert Image.open(tmp / "curves.png").size[0] > 300
     records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
-    assert set(records[0]) == {"step", "content", "style", "tv", "total", "lr", "seconds"}
+    assert set(records[0]) == {"step", "content", "style", "tv", "total", "lr", "seconds", "scale", "height", "width",
+                               "elapsed"}
+    assert [(r["scale"], r["height"], r["width"]) for r in records] == [(1, 32, 48)] * 4
+    elapsed = [r["elapsed"] for r in records]
+    assert elapsed == sorted(elapsed) and elapsed[0] >= records[0]["seconds"]  # targets are counted too
     assert records[0]["content"] == 0 and [r["lr"] for r in records] == [0.3] * 4
     assert all(r["total"] == pytest.approx(r["content"] + r["style"] + r["tv"], rel=1e-5) for r in records)
     summary = proc.stdout.strip().splitlines()
@@ -70,7 +74,19 @@ BAD = {
     "content not an image": (["--content", "{tmp}/notes.txt"], "not an image"),
     "size too small": (["--size", "31", "64"], "at least 32"),
     "size not a number": (["--size", "300", "wide"], "not a whole number"),
-    "size missing a number": (["--size", "300"], "expected 2 arguments"),
+    "size with three numbers": (["--size", "300", "450", "600"], "one number (the long edge) or two"),
+    "long edge too small": (["--size", "20"], "at least 32"),
+    "zero scales": (["--scales", "0"], "--scales"),
+    "scale factor 1": (["--scale-factor", "1"], "--scale-factor"),
+    "zero scale steps": (["--scale-steps", "0", "--scales", "2"], "--scale-steps"),
+    "scale lr nan": (["--scale-lr", "nan"], "--scale-lr"),
+    "unknown optimizer": (["--optimizer", "sgd"], "invalid choice"),
+    "unknown init": (["--init", "pink"], "invalid choice"),
+    "unknown colour mode": (["--preserve-colors", "sepia"], "invalid choice"),
+    "zero style scale": (["--style-scale", "0"], "--style-scale"),
+    "negative blend weight": (["--style-blend", "-1"], "--style-blend"),
+    "blend weights for two styles, one style": (["--style-blend", "0.7", "0.3"], "2 weights for 1 style"),
+    "negative seed": (["--seed", "-1"], "--seed"),
     "unknown layer": (["--style-layers", "relu1_1,relu9_9"], "unknown VGG-19 layer"),
     "zero steps": (["--steps", "0"], "--steps"),
     "negative lr": (["--lr", "-0.1"], "--lr"),

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import mxnet as mx
 import numpy as np
@@ -10,12 +10,12 @@ from mxnet import autograd, gluon, nd
 
 from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
-from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
+from common.interface import AdamState, GpuStatus, LossTerms, StyleBackend, Targets
 
 from . import chapter, pretrained
 from . import device as devices
 from . import losses, transforms
-from .optimizer import make_trainer, prepare_update, set_learning_rate
+from .optimizer import get_state, make_trainer, prepare_update, set_learning_rate, set_state
 from .vgg import FeatureTaps, build_features
 
 # VGG has no dropout or batch norm, so train_mode looks irrelevant, but it is not: with oneDNN
@@ -93,26 +93,38 @@ class MXNetBackend(StyleBackend):
         # One asnumpy() for all four numbers: one wait on the engine.
         return LossTerms(*nd.concat(*[t.reshape((1,)) for t in terms], dim=0).asnumpy().tolist())
 
-    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+    def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
         image = self._native(x)
         image.attach_grad()
-        prepared = self._prepare(targets)
         with autograd.record(train_mode=TRAINING_MODE):
-            terms = self._objective(image, *prepared, weights)
+            terms = self._objective(image, self._layers, self._content, self._grams, self._weights)
         terms.total.backward()
         return self._floats(terms), self._numpy(image.grad)
 
     # -- training ------------------------------------------------------------
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+              state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a Block).
         self._x = gluon.Parameter("synthesized_image", shape=init.shape)
         self._x.initialize(ctx=self._ctx)
         self._x.set_data(self._native(init))
-        self._layers, self._content, self._grams = self._prepare(targets)
-        self._weights = weights
+        self.use_targets(targets, weights)
         self._adam = adam
         self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
         self._updates = 0
+        if state is not None:
+            set_state(self._trainer, state.step, self._native(state.m), self._native(state.v))
+            self._updates = state.step
+
+    def optimizer_state(self) -> AdamState:
+        step, mean, var = get_state(self._trainer)
+        if mean is None:
+            zeros = np.zeros(self._x.shape, np.float32)
+            return AdamState(0, zeros, zeros.copy())
+        return AdamState(step, self._numpy(mean), self._numpy(var))
+
+    def clip_image(self) -> None:
+        self._x.set_data(transforms.clip(self._x.data()))
 
     def _forward(self) -> LossTerms[nd.NDArray]:
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).

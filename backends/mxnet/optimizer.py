@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from mxnet import gluon
+from mxnet import gluon, nd
 
 from common.config import AdamSettings
 
@@ -28,6 +28,24 @@ def aligned_epsilon(adam: AdamSettings, t: int) -> float:
 def prepare_update(trainer: gluon.Trainer, adam: AdamSettings, t: int) -> None:
     if adam.align_epsilon:
         trainer.optimizer.epsilon = aligned_epsilon(adam, t)
+
+
+def get_state(trainer: gluon.Trainer) -> tuple[int, nd.NDArray | None, nd.NDArray | None]:
+    """(t, mean, var) of the image (parameter index 0); the updater creates them at the first step."""
+    updater = trainer._updaters[0]  # Gluon keeps one updater per device and exposes no public getter
+    if 0 not in updater.states:
+        return 0, None, None
+    mean, var = updater.states[0]
+    return trainer._optimizer._index_update_count.get(0, 0), mean, var
+
+
+def set_state(trainer: gluon.Trainer, step: int, mean: nd.NDArray, var: nd.NDArray) -> None:
+    # What the updater's first call would create, filled in; t drives Adam's bias corrections.
+    updater = trainer._updaters[0]
+    updater.states[0] = (mean, var)
+    updater.states_synced[0] = True
+    trainer._optimizer._index_update_count[0] = step
+    trainer._optimizer.num_update = step
 
 
 def set_learning_rate(trainer: gluon.Trainer, lr: float) -> None:

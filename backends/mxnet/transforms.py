@@ -4,7 +4,7 @@ from __future__ import annotations
 import mxnet as mx
 from mxnet import nd
 
-from common.config import IMAGENET_MEAN, IMAGENET_STD
+from common.config import IMAGENET_MEAN, IMAGENET_STD, STANDARDISED_HIGH, STANDARDISED_LOW
 
 
 def _stats(ctx: mx.Context) -> tuple[nd.NDArray, nd.NDArray]:
@@ -18,6 +18,14 @@ def preprocess(image: nd.NDArray) -> nd.NDArray:
     x = image.transpose((2, 0, 1)).expand_dims(axis=0)
     mean, std = _stats(x.context)
     return nd.broadcast_div(nd.broadcast_sub(x, mean), std)  # NDArray needs explicit broadcasting ops
+
+
+def clip(x: nd.NDArray) -> nd.NDArray:
+    """Standardised (1, 3, H, W) clipped to what [0, 1] pixels give, channel by channel
+    (NDArray.clip takes two scalars, so per-channel bounds need broadcast_maximum/minimum)."""
+    low = nd.array(STANDARDISED_LOW, ctx=x.context).reshape((1, 3, 1, 1))
+    high = nd.array(STANDARDISED_HIGH, ctx=x.context).reshape((1, 3, 1, 1))
+    return nd.broadcast_maximum(nd.broadcast_minimum(x, high), low)
 
 
 def postprocess(x: nd.NDArray) -> nd.NDArray:

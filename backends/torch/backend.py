@@ -8,12 +8,12 @@ import numpy as np
 import torch
 
 from common.config import AdamSettings, Execution, LossWeights
-from common.interface import GpuStatus, LossTerms, StyleBackend, Targets
+from common.interface import AdamState, GpuStatus, LossTerms, StyleBackend, Targets
 
 from . import chapter, pretrained
 from . import device as devices
 from . import losses, transforms
-from .optimizer import make_adam, set_learning_rate
+from .optimizer import get_state, make_adam, set_learning_rate, set_state
 from .vgg import FeatureTaps, build_features
 
 
@@ -98,19 +98,29 @@ class TorchBackend(StyleBackend):
         # One device-to-host copy for all four numbers (one synchronisation on a GPU).
         return LossTerms(*torch.stack([t.detach() for t in terms]).tolist())
 
-    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+    def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
         image = self._native(x).requires_grad_(True)
-        terms = self._objective(image, *self._prepare(targets), weights)
+        terms = self._objective(image, self._layers, self._content, self._grams, self._weights)
         terms.total.backward()
         return self._floats(terms), self._numpy(image.grad)
 
     # -- training ------------------------------------------------------------
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float) -> None:
+    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+              state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a module).
         self._x = self._native(init).requires_grad_(True)
-        self._layers, self._content, self._grams = self._prepare(targets)
-        self._weights = weights
+        self.use_targets(targets, weights)
         self._optimizer = make_adam(self._x, adam, lr)
+        if state is not None:
+            set_state(self._optimizer, self._x, state.step, self._native(state.m), self._native(state.v))
+
+    def optimizer_state(self) -> AdamState:
+        step, m, v = get_state(self._optimizer, self._x)
+        return AdamState(step, self._numpy(m), self._numpy(v))
+
+    def clip_image(self) -> None:
+        with torch.no_grad():  # an in-place edit of a leaf that requires grad, outside autograd
+            self._x.copy_(transforms.clip(self._x))
 
     def _forward(self) -> LossTerms[torch.Tensor]:
         # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from common.config import IMAGENET_MEAN, IMAGENET_STD
+from common.config import IMAGENET_MEAN, IMAGENET_STD, STANDARDISED_HIGH, STANDARDISED_LOW
 
 
 def _stats(like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -17,6 +17,13 @@ def preprocess(image: torch.Tensor) -> torch.Tensor:
     x = image.permute(2, 0, 1).unsqueeze(0)
     mean, std = _stats(x)
     return (x - mean) / std
+
+
+def clip(x: torch.Tensor) -> torch.Tensor:
+    """Standardised (1, 3, H, W) clipped to what [0, 1] pixels give, channel by channel."""
+    low = torch.tensor(STANDARDISED_LOW, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    high = torch.tensor(STANDARDISED_HIGH, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return torch.maximum(torch.minimum(x, high), low)
 
 
 def postprocess(x: torch.Tensor) -> torch.Tensor:

@@ -7,8 +7,9 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from ..config import AdamSettings, LossWeights, Schedule, TransferConfig
-from ..errors import UserError
+from ..config import COLOR_MODES, INITS, MOMENTS, OPTIMIZERS, STYLE_FITS, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
+from ..errors import ConfigError, UserError
+from ..images import fit_long_edge
 from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, LAYER_NAMES, parse_layers
 
 
@@ -59,15 +60,41 @@ def _names(indices: Sequence[int]) -> str:
 
 
 def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (300, 450), steps: int = 500) -> None:
-    """Images, size, schedule, loss weights, layers, weights, device and seed."""
+    """Images, size, schedule, optimizer, scales, colours, loss weights, layers, weights, device, seed."""
     p.add_argument("--content", help="content photo (default: the chapter's rainier.jpg, downloaded once)")
-    p.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg, downloaded once)")
-    p.add_argument("--size", nargs=2, type=whole, default=size, metavar=("H", "W"),
-                   help=f"height and width both images are resized to (default: {size[0]} {size[1]})")
-    p.add_argument("--steps", type=whole, default=steps, help="Adam updates")
-    p.add_argument("--lr", type=real, default=0.3, help="initial learning rate")
+    p.add_argument("--style", nargs="+", metavar="FILE",
+                   help="one or more style paintings, blended (default: the chapter's autumn-oak.jpg, downloaded once)")
+    p.add_argument("--style-blend", nargs="+", type=real, default=(), metavar="W",
+                   help="one weight per style, normalised to sum 1 (default: equal)")
+    p.add_argument("--style-scale", type=real, default=1.0,
+                   help="each style's long edge as a multiple of the content's; styles keep their aspect ratio")
+    p.add_argument("--style-fit", choices=STYLE_FITS, default="keep",
+                   help="keep: each style keeps its aspect ratio; stretch: resized to the content's height and "
+                        "width, as the chapter does (bit-identical to it)")
+    p.add_argument("--size", nargs="+", type=whole, default=size, metavar="N",
+                   help=f"N: the result's long edge, the content's aspect ratio kept; H W: height and width "
+                        f"(default: {size[0]} {size[1]})")
+    p.add_argument("--steps", type=whole, default=steps,
+                   help="Adam updates, or L-BFGS loss-and-gradient evaluations, at the final size")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help="adam: the framework's own; lbfgs: SciPy's L-BFGS-B, pixels kept inside [0, 1]")
+    p.add_argument("--bounded", action="store_true", help="Adam: clip the image into [0, 1] after every update")
+    p.add_argument("--init", choices=INITS, default="content",
+                   help="start from the content image, seeded noise (see --seed) or the first style image")
+    p.add_argument("--lr", type=real, default=0.3, help="Adam's initial learning rate")
     p.add_argument("--lr-decay-every", type=whole, default=50, help="multiply the rate by the factor every N steps")
     p.add_argument("--lr-decay-factor", type=real, default=0.8, help="what the rate is multiplied by at each decay")
+    defaults = Scales()
+    p.add_argument("--scales", type=whole, default=defaults.count,
+                   help="coarse to fine: this many sizes, each the result of the one before upsampled")
+    p.add_argument("--scale-factor", type=real, default=defaults.factor, help="size ratio between scales")
+    p.add_argument("--scale-steps", type=whole, default=defaults.steps, help="steps at each size before the final one")
+    p.add_argument("--scale-lr", type=real, default=defaults.lr, help="Adam's learning rate at each size after the first")
+    p.add_argument("--scale-moments", choices=MOMENTS, default=defaults.moments,
+                   help="Adam's moments between sizes: resized with the image, or reset")
+    p.add_argument("--preserve-colors", choices=COLOR_MODES, default="none",
+                   help="keep the content's colours: luminance-only transfer, or the styles recoloured to the "
+                        "content's colour mean and covariance (Gatys et al. 2016)")
     p.add_argument("--content-weight", type=real, default=1.0, help="multiplier of the content loss")
     p.add_argument("--style-weight", type=real, default=1e4,
                    help="multiplier of the style loss (the chapter's 1e3, summed ten times)")
@@ -82,15 +109,31 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (30
     p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                    help="auto: a GPU the framework can really use, else the CPU")
     p.add_argument("--seed", type=whole, default=0,
-                   help="seed of --weights random (nothing else is random in a run)")
+                   help="seeds the two random things a run can have: --weights random and --init noise")
 
 
-def config_from(args: argparse.Namespace, align_epsilon: bool = False) -> TransferConfig:
+def result_size(spec: Sequence[int], content: tuple[int, int]) -> tuple[int, int]:
+    """``--size N`` (long edge, the content's aspect ratio) or ``--size H W``, as (height, width)."""
+    if len(spec) == 1:
+        if spec[0] < 1:
+            raise ConfigError(f"--size {spec[0]}: the long edge must be a positive whole number")
+        return fit_long_edge(content, spec[0])
+    if len(spec) == 2:
+        return int(spec[0]), int(spec[1])
+    raise ConfigError(f"--size takes one number (the long edge) or two (height width), not {len(spec)}")
+
+
+def config_from(args: argparse.Namespace, content: tuple[int, int], align_epsilon: bool = False) -> TransferConfig:
+    """The run's configuration; ``content`` is the content image's (height, width) for ``--size N``."""
     return TransferConfig(
-        size=tuple(args.size), content_layers=args.content_layers, style_layers=args.style_layers,
+        size=result_size(args.size, content), content_layers=args.content_layers, style_layers=args.style_layers,
         weights=LossWeights(args.content_weight, args.style_weight, args.tv_weight),
         schedule=Schedule(args.steps, args.lr, args.lr_decay_every, args.lr_decay_factor),
-        adam=AdamSettings(align_epsilon=align_epsilon),
+        adam=AdamSettings(align_epsilon=align_epsilon), optimizer=args.optimizer, bounded=args.bounded,
+        init=args.init, seed=args.seed, style_scale=args.style_scale, style_fit=args.style_fit,
+        style_blend=tuple(args.style_blend),
+        colors=args.preserve_colors,
+        scales=Scales(args.scales, args.scale_factor, args.scale_steps, args.scale_lr, args.scale_moments),
     ).validate()
 
 

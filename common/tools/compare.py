@@ -12,7 +12,7 @@ import numpy as np
 from ..config import TransferConfig
 from ..interface import StyleBackend
 from ..layers import layer_name
-from ..transfer import TransferResult, compute_targets, transfer
+from ..transfer import Images, TransferResult, compute_targets, prepare_inputs, transfer
 from .measure import difference, psnr, time_steps
 from .recipes import D2L_DIFFERENCES, Recipe, without
 
@@ -90,10 +90,11 @@ def _terms(record) -> dict[str, float]:
     return {k: getattr(record, k) for k in ("content", "style", "tv", "total")}
 
 
-def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, style: np.ndarray,
+def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, style: Images,
                config: TransferConfig, seed: int = 0) -> list[StageRow]:
-    """Each stage on both backends from the same arrays; ``right`` is the reference."""
+    """Each stage on both backends from the same arrays, at the final size; ``right`` is the reference."""
     rows: list[StageRow] = []
+    content, style = prepare_inputs(content, style, config.size, config)
 
     def add(stage: str, key: str, a, b) -> None:
         calls = {b.name: CALLS.get(b.name, {}).get(key, "") for b in (left, right)}
@@ -104,7 +105,7 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     for index, a, b in zip(config.layers, left.extract_features(xr, config.layers),
                            right.extract_features(xr, config.layers)):
         add(f"features {layer_name(index)} ({index})", "features", a, b)
-    sr = right.preprocess(style)
+    sr = right.preprocess(style[0])
     for index, a, b in zip(config.style_layers, left.extract_features(sr, config.style_layers),
                            right.extract_features(sr, config.style_layers)):
         add(f"Gram matrix {layer_name(index)} ({index})", "gram", left.gram(a), right.gram(b))
@@ -127,9 +128,10 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     return rows
 
 
-def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, style: np.ndarray,
+def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, style: Images,
                 config: TransferConfig, seed: int = 0) -> list[StageRow]:
     """One framework in two executions (e.g. NCHW vs channels_last): deepest features and gradient."""
+    content, style = prepare_inputs(content, style, config.size, config)
     x0 = plain.preprocess(content)
     deepest = config.last_layer
     a, b = fast.extract_features(x0, [deepest])[0], plain.extract_features(x0, [deepest])[0]
@@ -142,15 +144,16 @@ def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, st
             StageRow(f"{plain.name} gradient d total / d image", *difference(grad_fast, grad_plain), calls)]
 
 
-def stage_times(backend: StyleBackend, content: np.ndarray, style: np.ndarray, config: TransferConfig,
+def stage_times(backend: StyleBackend, content: np.ndarray, style: Images, config: TransferConfig,
                 steps: int = 5) -> dict[str, float]:
     """Median seconds per stage over ``steps`` synchronised steps after one warm-up step."""
+    content, style = prepare_inputs(content, style, config.size, config)
     init, targets = compute_targets(backend, content, style, config)
     backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
     return time_steps(backend, steps, warmup=1)
 
 
-def trajectories(left: StyleBackend, right: StyleBackend, content: np.ndarray, style: np.ndarray,
+def trajectories(left: StyleBackend, right: StyleBackend, content: np.ndarray, style: Images,
                  config: TransferConfig, say: Callable[[str], None] = lambda _: None) -> dict[str, dict[str, Run]]:
     """Both backends trained with native and with aligned epsilon. A backend whose Adam already
     uses the reference convention is the same either way: one run serves both."""

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from ..config import Execution, TransferConfig
 from ..errors import UserError
-from ..images import check_writable, read_image, save_image
+from ..images import check_writable, image_size, load_rgb, save_image
 from ..interface import StyleBackend
 from ..registry import load_backend
 from ..samples import sample_image
@@ -46,7 +46,6 @@ class Backends:
 
 def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Path]:
     """Measure everything ``args`` asks for and write the report; returns the files written."""
-    config = config_from(args)
     if args.timing_steps < 1:
         raise UserError(f"--timing-steps must be a positive whole number, not {args.timing_steps}")
     folder = Path(args.report)
@@ -54,8 +53,11 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
         raise UserError(f"--report {folder} is a file; give a folder")
     check_writable(folder / "report.md")
     check_spec(args.weights)
-    paths = {"content": Path(args.content or sample_image("content")), "style": Path(args.style or sample_image("style"))}
-    content, style = (read_image(paths[k], config.size) for k in ("content", "style"))
+    paths = {"content": Path(args.content or sample_image("content")),
+             "style": Path(args.style[0] if args.style else sample_image("style"))}  # the chapter's runs: one style
+    content = load_rgb(paths["content"])
+    style = [load_rgb(path) for path in args.style] if args.style else [load_rgb(paths["style"])]
+    config = config_from(args, image_size(content))
     last_layer = max(config.last_layer, max(recipes.D2L_MXNET.style_layers + recipes.D2L_MXNET.content_layers))
     backends = Backends(args, last_layer)
     left, right = backends.get(LEFT), backends.get(RIGHT)
@@ -125,8 +127,8 @@ def _trajectory_section(blocks, numbers, folder: Path, runs, config: TransferCon
         table.append([mode, by_backend[LEFT].first.get("total", float("nan")), by_backend[RIGHT].first.get("total", float("nan")),
                       by_backend[LEFT].last.get("total", float("nan")), by_backend[RIGHT].last.get("total", float("nan")),
                       ", ".join(f"step {m}: {render.fmt(float(gap[m - 1]))}" for m in marks), float(gap.max())])
-    blocks.append(render.Table(["run", f"{LEFT} step 1", f"{RIGHT} step 1", f"{LEFT} step {config.schedule.steps}",
-                                f"{RIGHT} step {config.schedule.steps}", "relative gap", "max gap"], table))
+    blocks.append(render.Table(["run", f"{LEFT} step 1", f"{RIGHT} step 1", f"{LEFT} step {config.total_steps}",
+                                f"{RIGHT} step {config.total_steps}", "relative gap", "max gap"], table))
     if "aligned" in runs:
         blocks.append(render.Para(
             "`native`: each framework's own Adam. `aligned`: MXNet's epsilon set to eps·sqrt(1−β2^t) before update t, "

@@ -12,7 +12,8 @@ from ..transfer import StepRecord, TransferResult
 
 
 class JsonlLog:
-    """``{"step", "content", "style", "tv", "total", "lr", "seconds"}`` per line, flushed
+    """``{"step", "content", "style", "tv", "total", "lr", "seconds", "scale", "height", "width",
+    "elapsed"}`` per line (``lr`` null for L-BFGS), flushed
     each step so that a log of an interrupted run is still complete up to its last step."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -30,16 +31,18 @@ class JsonlLog:
 class Progress:
     """A tqdm bar on stderr (hidden when stderr is not a terminal)."""
 
-    def __init__(self, total: int, description: str) -> None:
+    def __init__(self, total: int, description: str, scales: int = 1) -> None:
         from tqdm import tqdm
 
+        self._scales = scales
         self._bar = tqdm(total=total, desc=description, unit="step", file=sys.stderr,
                          dynamic_ncols=True, disable=None)
 
     def update(self, record: StepRecord) -> None:
-        self._bar.set_postfix(total=f"{record.total:.4g}", content=f"{record.content:.3g}",
-                              style=f"{record.style:.3g}", tv=f"{record.tv:.3g}", lr=f"{record.lr:.3g}",
-                              refresh=False)
+        where = {"size": f"{record.scale}/{self._scales} {record.height}x{record.width}"} if self._scales > 1 else {}
+        rate = {"lr": f"{record.lr:.3g}"} if record.lr is not None else {}
+        self._bar.set_postfix(**where, total=f"{record.total:.4g}", content=f"{record.content:.3g}",
+                              style=f"{record.style:.3g}", tv=f"{record.tv:.3g}", **rate, refresh=False)
         self._bar.update(1)
 
     def close(self) -> None:
@@ -51,6 +54,9 @@ def summary_line(result: TransferResult, output: Optional[Path]) -> str:
         return f"no step finished; wrote {output}"
     last = result.records[-1]
     # The first step pays for warm-up (and compilation with --compile): reported apart.
+    picture = (f"the picture as saved (clipped to [0, 1]): total {result.picture.total:.4g}"
+               if result.picture else "the picture's loss is not finite")
     return (f"{len(result.records)} steps: content {last.content:.4g}, style {last.style:.4g}, "
-            f"tv {last.tv:.4g}, total {last.total:.4g} (at step {last.step}); "
-            f"{result.seconds_per_step:.3f} s/step (first step {result.records[0].seconds:.2f} s); wrote {output}")
+            f"tv {last.tv:.4g}, total {last.total:.4g} (logged at step {last.step}); {picture}; "
+            f"{result.seconds_per_step:.3f} s/step (first step {result.records[0].seconds:.2f} s); "
+            f"{last.elapsed:.1f} s in all; wrote {output}")

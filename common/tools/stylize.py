@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from ..config import Execution
 from ..errors import UserError
-from ..images import check_image_path, check_writable, read_image, save_image
+from ..images import check_image_path, check_writable, image_size, load_rgb, save_image
 from ..registry import load_backend
 from ..samples import sample_image
 from ..transfer import StepRecord, TransferResult, transfer
@@ -27,20 +29,27 @@ def snapshot_path(output: Path, step: int) -> Path:
     return output.with_name(f"{output.stem}_step{step:04d}{output.suffix}")
 
 
+def read_inputs(args: argparse.Namespace) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The content and style files, whole (each size is resized from these)."""
+    content = load_rgb(args.content or sample_image("content"))
+    styles = [load_rgb(path) for path in (args.style or [sample_image("style")])]
+    return content, styles
+
+
 def stylize(args: argparse.Namespace, prog: str) -> int:
     """Run ``args`` (run.py's options); returns the exit status."""
     # Everything cheap is checked before a framework is imported or any work starts.
     if args.save_every < 0:
         raise UserError(f"--save-every must be 0 (never) or a positive whole number, not {args.save_every}")
-    config = config_from(args, align_epsilon=args.align_adam_epsilon)
     output = check_image_path(args.output)
     if args.plot:
         check_image_path(args.plot)
     if args.log:
         check_writable(args.log)
     check_spec(args.weights)
-    content = read_image(args.content or sample_image("content"), config.size)
-    style = read_image(args.style or sample_image("style"), config.size)
+    content, styles = read_inputs(args)
+    config = config_from(args, image_size(content), align_epsilon=args.align_adam_epsilon)
+    config.blend(len(styles))  # one weight per style, checked before any work
 
     backend_class = load_backend(args.backend)
     weights = load_weights(args.weights, config.last_layer, args.seed)
@@ -50,7 +59,7 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
           f"weights {args.weights}; {config.describe()}", file=sys.stderr)
 
     log = JsonlLog(args.log) if args.log else None
-    progress = Progress(config.schedule.steps, backend.name)
+    progress = Progress(config.total_steps, backend.name, config.scales.count)
 
     def on_step(record: StepRecord, current: Callable[[], object]) -> None:
         progress.update(record)
@@ -60,14 +69,14 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
             save_image(current(), snapshot_path(output, record.step))
 
     try:
-        result = transfer(backend, content, style, config, on_step)
+        result = transfer(backend, content, styles, config, on_step)
     finally:
         progress.close()
         if log:
             log.close()
     save_image(result.image, output)
     if args.plot and result.records:
-        plot_losses(result.records, args.plot, f"{backend.framework}, {config.size[0]}x{config.size[1]}")
+        plot_losses(result.records, args.plot, f"{backend.framework}, {config.describe().split(',')[0]}")
     return _finish(result, output, prog)
 
 
