@@ -17,8 +17,9 @@ from . import colors
 from .config import TransferConfig
 from .images import fit_long_edge, image_size, resize_array
 from .interface import AdamState, StyleBackend, Targets
+from .lbfgs import run_lbfgs
 from .terms import LossTerms
-from .upsample import resize_standardised, resize_state
+from .upsample import FILTERS, resize_standardised, resize_state
 
 Images = Union[np.ndarray, Sequence[np.ndarray]]
 
@@ -95,7 +96,7 @@ def compute_targets(backend: StyleBackend, content: np.ndarray, style: Images,
     grams: dict[int, np.ndarray] = {}
     for weight, image in zip(config.blend(len(styles)), styles):
         for index, y in zip(config.style_layers, backend.extract_features(backend.preprocess(image), config.style_layers)):
-            gram = backend.gram(y) if len(styles) == 1 else weight * backend.gram(y)
+            gram = weight * backend.gram(y)  # one style: weight 1.0, so exactly its Gram matrix
             grams[index] = grams[index] + gram if index in grams else gram
     return content_x, Targets(content=dict(zip(config.content_layers, content_features)), grams=grams)
 
@@ -120,8 +121,6 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
     ``current_image()`` returns the image as (H, W, 3) when the caller wants it. A NaN or
     infinite loss stops the run and keeps the last image whose loss was finite; Ctrl-C too.
     """
-    from .lbfgs import run_lbfgs  # SciPy is imported only for L-BFGS
-
     clock = time.perf_counter()
     result = TransferResult(image=np.empty(0))
     sizes = config.scales.sizes(config.size)
@@ -134,7 +133,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
             if x is None:
                 x = start_image(backend, content_x, styles_k, config)
             else:
-                x = resize_standardised(x, size)
+                x = resize_standardised(x, size, FILTERS[config.scales.upsample])
                 keep = state is not None and config.scales.moments == "resize"
                 state = resize_state(state, size) if keep else None
             last = scale == len(sizes)

@@ -12,10 +12,10 @@ from PIL import Image
 from .images import resize_array
 from .terms import AdamState
 
-UPSAMPLE = Image.BICUBIC  # the filter between sizes (measured against bilinear: README, "Coarse to fine")
+FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
 
-def resize_standardised(x: np.ndarray, size: tuple[int, int], resample: int = UPSAMPLE) -> np.ndarray:
+def resize_standardised(x: np.ndarray, size: tuple[int, int], resample: int = Image.BICUBIC) -> np.ndarray:
     """(1, C, h, w) -> (1, C, H, W)."""
     return resize_array(x[0].transpose(1, 2, 0), size, resample).transpose(2, 0, 1)[None].copy()
 

@@ -54,6 +54,15 @@ def build_parser() -> OneLineParser:
                    help="precisions of the project's configuration to time")
     p.add_argument("--compile", action="store_true", help="PyTorch: also time torch.compile (compile time reported apart)")
     p.add_argument("--no-chapter", action="store_true", help="skip the chapter configuration")
+    p.add_argument("--quality", action="store_true",
+                   help="time to quality instead: each method against the chapter's recipe (see README)")
+    p.add_argument("--quality-steps", type=whole, default=500, help="--quality: the chapter recipe's Adam steps")
+    p.add_argument("--quality-set", choices=("methods", "scales"), default="methods",
+                   help="--quality: race the methods, or --recipe fast with one coarse-to-fine choice changed at a time")
+    p.add_argument("--cap", type=float, default=0.25,
+                   help="--quality: stop a method that has not reached the chapter's picture loss by CAP x its time")
+    p.add_argument("--content", help="--quality: content photo (default: the chapter's rainier.jpg)")
+    p.add_argument("--style", help="--quality: style painting (default: the chapter's autumn-oak.jpg)")
     p.add_argument("--json", metavar="FILE", help="write every number here")
     p.add_argument("--worker", nargs=2, metavar=("BACKEND", "HxW"), help=argparse.SUPPRESS)
     return p
@@ -64,10 +73,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"{PROG}: {text}", file=sys.stderr, flush=True)
 
     if args.worker:
-        print(json.dumps(bench.worker(args.worker[0], size_arg(args.worker[1]), args, warn)))
+        work = bench.quality_worker if args.quality else bench.worker
+        print(json.dumps(work(args.worker[0], size_arg(args.worker[1]), args, warn)))
         return 0
     numbers = bench.run_all(args, Path(__file__), warn)
-    print(bench.table(numbers["results"]))
+    print(bench.quality_table(numbers["results"]) if args.quality else bench.table(numbers["results"]))
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=1))
     return 0

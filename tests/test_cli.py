@@ -204,3 +204,33 @@ def test_help_gives_every_option_a_line_and_its_default_once(script):
         text = (formatter._get_help_string(action) % dict(vars(action), prog=parser.prog)).lower()
         has_default = action.default not in (None, False)
         assert text.count("default") == (1 if has_default else text.count("default")) <= 1, (script, text)
+
+
+def test_picture_options_end_to_end(files, backend_name):
+    """Two styles blended, coarse to fine, L-BFGS, a noise start and luminance-only colour, at a long edge."""
+    tmp, content, style = files
+    second = tmp / "second.png"
+    Image.fromarray((synthetic_image(3, (40, 90)) * 255).astype(np.uint8)).save(second)
+    proc = run_cli("--backend", backend_name, "--content", content, "--style", style, second, "--style-blend", 2, 1,
+                   "--size", 96, "--scales", 2, "--scale-steps", 3, "--steps", 2, "--optimizer", "lbfgs",
+                   "--init", "noise", "--preserve-colors", "luminance", "--weights", "random", "--device", "cpu",
+                   "--log", tmp / "log.jsonl", "--plot", tmp / "plot.png", "--output", tmp / "o.png", cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(tmp / "o.png").size == (96, 72)  # content 60x80: long edge 96 keeps 3:4
+    records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
+    assert [(r["scale"], r["height"], r["width"]) for r in records] == [(1, 36, 48)] * 3 + [(2, 72, 96)] * 2
+    assert all(r["lr"] is None for r in records)
+    assert "the picture as saved" in proc.stdout
+
+
+def test_the_fast_recipe_sets_defaults_that_explicit_options_override(files):
+    require("torch")
+    tmp, content, style = files
+    common = ["--content", content, "--style", style, "--weights", "random", "--device", "cpu", "--size", 64, 96,
+              "--steps", 2, "--scale-steps", 2, "--output", tmp / "o.png", "--log", tmp / "log.jsonl"]
+    proc = run_cli("--recipe", "fast", *common, cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    assert "32x48 -> 64x96" in proc.stderr and "bounded" in proc.stderr
+    assert [json.loads(line)["scale"] for line in (tmp / "log.jsonl").read_text().splitlines()] == [1, 1, 2, 2]
+    proc = run_cli("--recipe", "fast", "--scales", 1, *common, cwd=tmp)
+    assert proc.returncode == 0 and "32x48" not in proc.stderr and "bounded" in proc.stderr

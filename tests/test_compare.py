@@ -75,6 +75,15 @@ def test_d2l_report_has_the_ablation(inputs):
     assert "same setting" in rows["pretrained weights (Gluon zoo vs torchvision)"]["note"]  # --weights random
 
 
+def test_the_report_takes_the_picture_options(inputs):
+    proc, report = run_compare(inputs, "--scales", "2", "--scale-steps", "2", "--optimizer", "lbfgs",
+                               "--preserve-colors", "histogram", "--size", "64")
+    assert proc.returncode == 0, proc.stderr
+    numbers = json.loads((report / "numbers.json").read_text())
+    assert len(numbers["trajectories"]["native"]["torch"]["totals"]) == 6  # 2 + 4 evaluations
+    assert all(row["max_rel"] < 1e-5 for row in numbers["stages"] if "Adam" not in row["stage"])
+
+
 def test_removing_every_difference_gives_the_torch_recipe():
     everything = tuple(f for fields in D2L_DIFFERENCES.values() for f in fields)
     assert without(D2L_MXNET, D2L_TORCH, everything) == D2L_TORCH.__class__(**{**D2L_TORCH.__dict__, "align_epsilon": True})

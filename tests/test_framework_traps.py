@@ -215,3 +215,40 @@ def test_lr_decay_stepped_in_the_wrong_place_is_off_by_one_update():
     schedule = Schedule(steps=7, lr=0.3, decay_every=3, decay_factor=0.5)
     assert right == pytest.approx([schedule.lr_at(step) for step in range(7)])
     assert early == pytest.approx([0.3, 0.3, 0.15, 0.15, 0.15, 0.075, 0.075])  # each decay one update early
+
+
+def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
+    """``torch.optim.LBFGS`` takes fixed steps of lr 1 along its direction (no line search unless
+    ``line_search_fn="strong_wolfe"``), keeps 100 curvature pairs and knows no bounds; SciPy's
+    L-BFGS-B, which both backends use, searches along each direction and keeps pixels inside [0, 1].
+    Same backend, same targets, same 30 evaluations."""
+    require("torch")
+    from common.config import LossWeights, Schedule, TransferConfig
+    from common.registry import load_backend
+    from common.transfer import compute_targets, transfer
+
+    from .conftest import synthetic_image, weights
+
+    size = (64, 96)
+    backend = load_backend("torch")(weights(), last_layer=29, device="cpu")
+    images = synthetic_image(1, size, noise=0.0), synthetic_image(2, size, noise=0.0)
+    config = TransferConfig(size=size, optimizer="lbfgs", weights=LossWeights(tv=0.0), schedule=Schedule(steps=30))
+    scipy_run = transfer(backend, *images, config)
+    scipy_totals = [r.total for r in scipy_run.records]
+    init, targets = compute_targets(backend, *images, config)
+    backend.use_targets(targets, config.weights)
+    probes = __import__("backends.torch.probes", fromlist=["torch_lbfgs"])
+    runs = {"no line search": probes.torch_lbfgs(backend, init, 30),
+            "strong Wolfe": probes.torch_lbfgs(backend, init, 30, line_search_fn="strong_wolfe")}
+    # its iterates are unbounded: judge each by the picture as saved, clipped to [0, 1]
+    pictures = {k: backend.evaluate(backend.preprocess(backend.postprocess(x)))[0].total for k, (_, x) in runs.items()}
+    with capsys.disabled():
+        print(f"\n30 evaluations from the content image, 64x96, TV weight 0: start {scipy_totals[0]:.4g}; SciPy "
+              f"L-BFGS-B best {min(scipy_totals):.4g} (its picture {scipy_run.picture.total:.4g}); " + "; ".join(
+                  f"torch.optim.LBFGS {k}: best {min(t):.4g}, picture {pictures[k]:.4g}" for k, (t, _) in runs.items()))
+    assert runs["no line search"][0][0] == pytest.approx(scipy_totals[0], rel=1e-6)  # same objective, same start
+    assert scipy_run.picture.total == pytest.approx(min(scipy_totals), rel=1e-5)  # bounded: nothing to clip
+    # measured: all three end within 2 % of each other here, so one L-BFGS for both backends costs nothing
+    for name, (totals, _) in runs.items():
+        assert min(totals) < 0.2 * totals[0], name
+        assert pictures[name] == pytest.approx(scipy_run.picture.total, rel=0.05), name

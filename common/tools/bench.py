@@ -122,12 +122,64 @@ def run_all(args: argparse.Namespace, script: Path, warn: Callable[[str], None])
             cmd = [sys.executable, str(script), "--worker", name, f"{h}x{w}", "--steps", str(args.steps),
                    "--warmup", str(args.warmup), "--device", args.device, "--precision", *args.precision]
             cmd += ["--compile"] * args.compile + ["--no-chapter"] * args.no_chapter
+            if args.quality:
+                cmd += ["--quality", "--quality-steps", str(args.quality_steps), "--cap", str(args.cap),
+                        "--quality-set", args.quality_set]
+                cmd += [arg for flag in ("content", "style") if getattr(args, flag)
+                        for arg in (f"--{flag}", getattr(args, flag))]
             warn(f"timing {name} at {h}x{w}")
             proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)  # stderr passes through
             if proc.returncode != 0:
                 raise UserError(f"{name} at {h}x{w} failed (exit status {proc.returncode}, see above)")
-            results += json.loads(proc.stdout.strip().splitlines()[-1])
+            found = json.loads(proc.stdout.strip().splitlines()[-1])
+            results += found if isinstance(found, list) else [found]
     return {"formula": FORMULA, "results": results, "skipped": skipped}
+
+
+def quality_worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
+    """Time to quality on one backend: each method against the chapter's recipe, two objectives."""
+    from ..images import load_rgb
+    from ..samples import sample_image
+    from .quality import run as race_all
+
+    if not 0 < args.cap:
+        raise UserError(f"--cap must be a number > 0, not {args.cap}")
+    content = load_rgb(args.content or sample_image("content"))
+    style = load_rgb(args.style or sample_image("style"))
+    weights = random_weights(0, TransferConfig().last_layer)
+    built: dict[Execution, StyleBackend] = {}
+
+    def make(execution: Execution) -> StyleBackend | None:
+        if execution not in built:
+            try:
+                built[execution] = load_backend(name)(weights, last_layer=TransferConfig().last_layer,
+                                                      device=args.device, execution=execution)
+            except UserError as exc:
+                warn(f"skipping {name} {execution.precision}: {exc}")
+                return None
+        return built[execution]
+
+    races = race_all(make, content, style, size, args.quality_steps, args.cap, warn, args.quality_set)
+    checker = make(Execution())
+    return {"backend": name, "framework": checker.framework, "device": checker.device, "size": list(size),
+            "threads": checker.environment()["threads"], "cap": args.cap, "set": args.quality_set,
+            "objectives": races}
+
+
+def quality_table(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        for objective, o in r["objectives"].items():
+            lines.append(f"{r['backend']} at {r['size'][0]}x{r['size'][1]}, {objective}: the chapter's recipe ends at "
+                         f"picture loss L = {o['L']:.4g} (last logged {o['last_logged']:.4g}) after T = {o['T']:.1f} s")
+            lines.append(f"  {'method':44} {'reached L':>9} {'seconds':>8} {'steps':>6} {'T / seconds':>11} {'best / L':>8}")
+            for m in o["methods"]:
+                speedup = f"{m['speedup']:.2f}x" if m["reached"] else "-"
+                lines.append(f"  {m['method']:44} {'yes' if m['reached'] else 'no':>9} {m['seconds']:8.1f} {m['steps']:6d} "
+                             f"{speedup:>11} "
+                             f"{m['best_ratio']:8.3f}")
+    lines.append("Seeded random weights (--weights random): the numbers rank methods, not pictures.")
+    return "\n".join(lines)
 
 
 def table(results: list[dict]) -> str:

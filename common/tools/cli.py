@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from ..config import COLOR_MODES, INITS, MOMENTS, OPTIMIZERS, STYLE_FITS, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
+from ..config import COLOR_MODES, INITS, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
 from ..errors import ConfigError, UserError
 from ..images import fit_long_edge
 from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, LAYER_NAMES, parse_layers
@@ -92,6 +92,8 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (30
     p.add_argument("--scale-lr", type=real, default=defaults.lr, help="Adam's learning rate at each size after the first")
     p.add_argument("--scale-moments", choices=MOMENTS, default=defaults.moments,
                    help="Adam's moments between sizes: resized with the image, or reset")
+    p.add_argument("--scale-filter", choices=UPSAMPLING, default=defaults.upsample,
+                   help="the filter that upsamples the image from one size to the next")
     p.add_argument("--preserve-colors", choices=COLOR_MODES, default="none",
                    help="keep the content's colours: luminance-only transfer, or the styles recoloured to the "
                         "content's colour mean and covariance (Gatys et al. 2016)")
@@ -133,7 +135,8 @@ def config_from(args: argparse.Namespace, content: tuple[int, int], align_epsilo
         init=args.init, seed=args.seed, style_scale=args.style_scale, style_fit=args.style_fit,
         style_blend=tuple(args.style_blend),
         colors=args.preserve_colors,
-        scales=Scales(args.scales, args.scale_factor, args.scale_steps, args.scale_lr, args.scale_moments),
+        scales=Scales(args.scales, args.scale_factor, args.scale_steps, args.scale_lr, args.scale_moments,
+                      args.scale_filter),
     ).validate()
 
 

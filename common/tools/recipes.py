@@ -43,6 +43,16 @@ D2L_TORCH = Recipe("torch", (26,), (1, 6, 11, 20, 28), lr=0.3, align_epsilon=Fal
                                "after torchvision's in-place ReLU overwrote them (relu1_1 ... relu4_1, conv5_1, "
                                "relu4_4), lr 0.3, torchvision weights")
 
+# Run recipes: option defaults that ``run.py --recipe NAME`` applies (options given explicitly
+# still win). "chapter" is the chapter's algorithm, every default as it is. "fast" is the method
+# that reached the chapter's picture quality soonest in ``bench.py --quality`` (README, "Time to
+# quality"): Adam kept inside [0, 1], two sizes a factor 2 apart, moments reset between them.
+RUN_RECIPES: dict[str, dict[str, object]] = {
+    "chapter": {},
+    "fast": {"bounded": True, "scales": 2, "scale_factor": 2.0, "scale_steps": 50, "scale_lr": 0.05,
+             "scale_moments": "reset", "steps": 100},
+}
+
 # Each difference between the two tabs, as the fields that carry it.
 D2L_DIFFERENCES: dict[str, tuple[str, ...]] = {
     "resize (OpenCV vs antialiased Pillow)": ("reader",),
