@@ -166,6 +166,7 @@ class StyleBackend(ABC):
         """The weighted losses at image ``x`` and d(total)/dx for the targets in use, without training."""
 
     def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
+        """``evaluate`` with these targets (which stay in use)."""
         self.use_targets(targets, weights)
         return self.evaluate(x)
 
