@@ -197,8 +197,12 @@ class TransferConfig:
         total = sum(self.style_blend)
         return tuple(w / total for w in self.style_blend)
 
+    def sizes_text(self) -> str:
+        """Every size the run goes through, e.g. ``150x225 -> 300x450``."""
+        return " -> ".join(f"{h}x{w}" for h, w in self.scales.sizes(self.size))
+
     def describe(self) -> str:
-        sizes = " -> ".join(f"{h}x{w}" for h, w in self.scales.sizes(self.size))
+        sizes = self.sizes_text()
         extras = [f"{self.optimizer}" + (", bounded" if self.bounded and self.optimizer == "adam" else ""),
                   f"init {self.init}"] + ([f"colors {self.colors}"] if self.colors != "none" else [])
         return (f"{sizes}, content {describe(self.content_layers)}, style {describe(self.style_layers)}, "

@@ -76,7 +76,7 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
             log.close()
     save_image(result.image, output)
     if args.plot and result.records:
-        plot_losses(result.records, args.plot, f"{backend.framework}, {config.describe().split(',')[0]}")
+        plot_losses(result.records, args.plot, f"{backend.framework}, {config.sizes_text()}")
     return _finish(result, output, prog)
 
 
