@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from .errors import UserError
+from .files import atomic_path, exclusive
 
 
 class DownloadError(UserError):
@@ -43,25 +43,28 @@ def sha256_of(path: Path) -> str:
 
 
 def fetch(url: str, sha256: str, name: str, timeout: float = 30.0) -> Path:
-    """The cached copy of ``url`` under ``name``, downloaded once and checked against ``sha256``."""
+    """The cached copy of ``url`` under ``name``, downloaded once and checked against ``sha256``;
+    two runs asking at once download it once."""
     target = cache_dir() / name
     if target.is_file() and sha256_of(target) == sha256:
         return target
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{name}-")
+        with exclusive(target):
+            if not (target.is_file() and sha256_of(target) == sha256):
+                _download(url, sha256, target, timeout)
     except OSError as exc:
         raise DownloadError(f"cannot write the cache folder {target.parent}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            for block in iter(lambda: response.read(1 << 20), b""):
-                out.write(block)
-        got = sha256_of(Path(tmp))
+    return target
+
+
+def _download(url: str, sha256: str, target: Path, timeout: float) -> None:
+    with atomic_path(target) as tmp:
+        try:
+            with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+                for block in iter(lambda: response.read(1 << 20), b""):
+                    out.write(block)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise DownloadError(f"cannot download {url}: {short_reason(exc)}") from None
+        got = sha256_of(tmp)
         if got != sha256:
             raise DownloadError(f"{url} has sha256 {got}, expected {sha256}")
-        os.replace(tmp, target)
-        return target
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise DownloadError(f"cannot download {url}: {short_reason(exc)}") from None
-    finally:
-        Path(tmp).unlink(missing_ok=True)

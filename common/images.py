@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .files import atomic_path
 
 Image.MAX_IMAGE_PIXELS = 30_000 * 30_000  # a larger file is refused instead of filling memory
 
@@ -129,15 +130,8 @@ def check_image_path(path: str | os.PathLike[str]) -> Path:
 def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write (H, W, 3) [0, 1] atomically: a crash mid-write never leaves a broken file."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=path.suffix)
-    os.close(fd)
-    try:
-        fmt = Image.registered_extensions()[path.suffix.lower()]
-        extra = {"quality": 95} if fmt == "JPEG" else {}
+    fmt = Image.registered_extensions()[path.suffix.lower()]
+    extra = {"quality": 95} if fmt == "JPEG" else {}
+    with atomic_path(path) as tmp:
         Image.fromarray(to_uint8(image), "RGB").save(tmp, format=fmt, **extra)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

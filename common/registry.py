@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ class BackendInfo:
     module: str  # the backend package, which imports its framework
     framework: str  # the framework's import name
     install: str  # what to run to get it
+    python_max: tuple[int, int] = (99, 0)  # the newest Python its framework has wheels for
     pretrained: dict[str, str] = field(default_factory=dict)  # --weights source -> cache file name
     weight_files: tuple[str, ...] = ()  # file suffixes its framework's own weight format uses
 
@@ -31,7 +33,7 @@ BACKENDS: dict[str, BackendInfo] = {
     "torch": BackendInfo("backends.torch", "torch", 'pip install -e ".[torch]"  (torch, torchvision)',
                          pretrained={"imagenet": "vgg19-imagenet1k-v1.npz"}, weight_files=(".pth", ".pt")),
     "mxnet": BackendInfo("backends.mxnet", "mxnet", 'pip install -e ".[mxnet]"  (mxnet==1.9.1, numpy<1.24, Python <= 3.11)',
-                         pretrained={"gluon": "vgg19-gluon-model-zoo.npz"}),
+                         python_max=(3, 11), pretrained={"gluon": "vgg19-gluon-model-zoo.npz"}),
 }
 
 
@@ -44,6 +46,10 @@ def load_backend(name: str) -> type[StyleBackend]:
     info = BACKENDS.get(name)
     if info is None:
         raise BackendUnavailable(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    if sys.version_info[:2] > info.python_max:
+        raise BackendUnavailable(
+            f"the {name} backend needs Python <= {'.'.join(map(str, info.python_max))} (its framework's last "
+            f"release has no wheels for Python {sys.version_info[0]}.{sys.version_info[1]}, so .[all] leaves it out)")
     if importlib.util.find_spec(info.framework) is None:
         raise BackendUnavailable(f"the {name} backend needs {info.framework}, which is not installed: {info.install}")
     try:

@@ -14,8 +14,6 @@ Sources (``--weights``):
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Mapping
 
@@ -24,6 +22,7 @@ import numpy as np
 from . import registry
 from .cache import cache_dir
 from .errors import BackendUnavailable, UserError, WeightsError
+from .files import atomic_path, exclusive
 from .layers import CONV_CHANNELS, NUM_LAYERS, conv_indices, parameter_shapes
 
 Weights = dict[str, np.ndarray]
@@ -60,14 +59,8 @@ def check_weights(weights: Mapping[str, np.ndarray], last_layer: int, origin: st
 
 
 def save_npz(weights: Mapping[str, np.ndarray], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".npz")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         np.savez(tmp, **weights)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     return path
 
 
@@ -104,9 +97,11 @@ def pretrained(source: str) -> Path:
     path = cache_dir() / name
     if path.is_file():
         return path
-    weights = _needs_backend(f"downloading --weights {source}", registry.fetch_pretrained, source)
     try:
-        save_npz(check_weights(weights, NUM_LAYERS - 1, f"--weights {source}"), path)
+        with exclusive(path):  # a second run waits for the first one's download, then uses it
+            if not path.is_file():
+                weights = _needs_backend(f"downloading --weights {source}", registry.fetch_pretrained, source)
+                save_npz(check_weights(weights, NUM_LAYERS - 1, f"--weights {source}"), path)
     except OSError as exc:
         raise WeightsError(f"cannot write the cache folder {path.parent}: {exc.strerror or exc}") from None
     return path

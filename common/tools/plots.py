@@ -9,6 +9,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..files import atomic_path
 from ..transfer import StepRecord
 from .measure import relative_gap
 
@@ -24,8 +25,11 @@ def _pyplot():
 
 def _save(fig, path: str | os.PathLike[str]) -> Path:
     fig.tight_layout()
-    fig.savefig(path)
-    _pyplot().close(fig)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=Path(path).suffix.lstrip(".").lower() or "png")
+    finally:
+        _pyplot().close(fig)
     return Path(path)
 
 

@@ -13,6 +13,8 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from ..files import atomic_path
+
 
 @dataclass
 class Heading:
@@ -114,7 +116,10 @@ def _jsonable(value: Any) -> Any:
 def write(folder: Path, blocks: Sequence[Block], numbers: dict, title: str) -> dict[str, Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": folder / "report.md", "html": folder / "report.html", "json": folder / "numbers.json"}
-    paths["markdown"].write_text(f"# {title}\n\n" + to_markdown(blocks), encoding="utf-8")
-    paths["html"].write_text(to_html([Heading(title, 1), *blocks], folder, title), encoding="utf-8")
-    paths["json"].write_text(json.dumps(_jsonable(numbers), indent=1), encoding="utf-8")
+    texts = {"markdown": f"# {title}\n\n" + to_markdown(blocks),
+             "html": to_html([Heading(title, 1), *blocks], folder, title),
+             "json": json.dumps(_jsonable(numbers), indent=1)}
+    for kind, text in texts.items():
+        with atomic_path(paths[kind]) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     return paths

@@ -11,12 +11,12 @@ from typing import Callable
 import numpy as np
 
 from ..config import Execution
-from ..errors import UserError
-from ..images import check_image_path, check_writable, image_size, load_rgb, save_image
+from ..images import image_size, load_rgb, save_image
 from ..registry import load_backend
 from ..samples import sample_image
 from ..transfer import StepRecord, TransferResult, transfer
-from ..weights import check_spec, load_weights
+from ..weights import load_weights
+from . import preflight
 from .cli import config_from
 from .plots import plot_losses
 from .progress import JsonlLog, Progress, summary_line
@@ -38,20 +38,14 @@ def read_inputs(args: argparse.Namespace) -> tuple[np.ndarray, list[np.ndarray]]
 
 def stylize(args: argparse.Namespace, prog: str) -> int:
     """Run ``args`` (run.py's options); returns the exit status."""
-    # Everything cheap is checked before a framework is imported or any work starts.
-    if args.save_every < 0:
-        raise UserError(f"--save-every must be 0 (never) or a positive whole number, not {args.save_every}")
-    output = check_image_path(args.output)
-    if args.plot:
-        check_image_path(args.plot)
-    if args.log:
-        check_writable(args.log)
-    check_spec(args.weights)
+    preflight.check_run(args)  # everything cheap, before a framework is imported or any work starts
+    output = Path(args.output)
     content, styles = read_inputs(args)
     config = config_from(args, image_size(content), align_epsilon=args.align_adam_epsilon)
     config.blend(len(styles))  # one weight per style, checked before any work
 
     backend_class = load_backend(args.backend)
+    preflight.check_backend(args, backend_class)
     weights = load_weights(args.weights, config.last_layer, args.seed)
     execution = Execution(precision=args.precision, compile=args.compile).validate()
     backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
