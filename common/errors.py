@@ -24,3 +24,22 @@ class BackendUnavailable(UserError):
 
 class ConfigError(UserError):
     """A setting outside its valid range (steps, learning rate, weights, ...)."""
+
+
+# How each framework words a failed allocation: PyTorch on the CPU ("DefaultCPUAllocator: can't
+# allocate memory") and CUDA ("CUDA out of memory"), MXNet on the CPU ("Failed to allocate CPU
+# Memory") and GPU ("cudaMalloc retry failed: out of memory").
+_OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, MemoryError) or any(text in str(exc).lower() for text in _OUT_OF_MEMORY)
+
+
+def one_line(exc: BaseException, limit: int = 200) -> str:
+    """A framework's multi-line error (MXNet prints a C++ stack) as its most telling line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # MXNet's message comes after its "Traceback" and "File ..." lines.
+    telling = [line for line in lines if not line.startswith(("Traceback", "File ", "[bt]", "Stack trace"))]
+    text = (telling or lines or [type(exc).__name__])[0]
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -26,7 +26,8 @@ if str(ROOT) not in sys.path:  # runnable from a clone without installing the pa
 from common.config import MIN_SIDE  # noqa: E402
 from common.registry import backend_names  # noqa: E402
 from common.tools import bench  # noqa: E402
-from common.tools.cli import OneLineParser, run_main, whole  # noqa: E402
+from common.tools.cli import OneLineParser, whole  # noqa: E402
+from common.tools.exits import run_main  # noqa: E402
 
 PROG = "bench.py"
 

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
     sys.path.insert(0, str(ROOT))
 
-from common.tools.cli import OneLineParser, add_transfer_options, run_main, whole  # noqa: E402
+from common.tools.cli import OneLineParser, add_transfer_options, whole  # noqa: E402
+from common.tools.exits import run_main  # noqa: E402
 from common.tools.compare_report import write_report  # noqa: E402
 
 PROG = "compare.py"

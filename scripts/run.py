@@ -4,8 +4,9 @@
     python scripts/run.py --backend torch
     python scripts/run.py --backend mxnet --content photo.jpg --style painting.jpg --size 300 450
 
-Bad input ends in one line on stderr and exit status 2; a run that diverges (NaN loss)
-saves its last good image and exits 1; Ctrl-C saves the last good image and exits 130.
+Every ending is one line on stderr: bad input or out of memory exits 2, a loss that became
+NaN 3 (the last good image saved), Ctrl-C or SIGTERM 130 (the last good image and checkpoint
+saved). --checkpoint keeps a long run resumable with --resume.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ if str(ROOT) not in sys.path:  # runnable from a clone without installing the pa
     sys.path.insert(0, str(ROOT))
 
 from common.registry import backend_names  # noqa: E402
-from common.tools.cli import OneLineParser, add_transfer_options, run_main, whole  # noqa: E402
+from common.tools.cli import OneLineParser, add_transfer_options, real, whole  # noqa: E402
+from common.tools.exits import run_main  # noqa: E402
 from common.tools.recipes import RUN_RECIPES  # noqa: E402
 from common.tools.stylize import stylize  # noqa: E402
 
@@ -44,6 +46,15 @@ def build_parser() -> OneLineParser:
     p.add_argument("--plot", metavar="FILE.png", help="save the loss curves")
     p.add_argument("--save-every", type=whole, default=0, metavar="N",
                    help="also save the image every N steps beside the output (0: never)")
+    p.add_argument("--checkpoint", metavar="FILE.npz",
+                   help="keep the run resumable: image, Adam's state, position and configuration, written "
+                        "atomically every --checkpoint-every steps and on Ctrl-C or SIGTERM")
+    p.add_argument("--checkpoint-every", type=whole, default=50, metavar="N", help="steps between checkpoints")
+    p.add_argument("--resume", metavar="FILE.npz",
+                   help="continue the run a --checkpoint file holds (the same options, backend and version)")
+    p.add_argument("--max-memory", type=real, metavar="GiB",
+                   help="memory the run may use, instead of what the machine has free now (the check before "
+                        "the work refuses a run estimated to need more)")
     return p
 
 

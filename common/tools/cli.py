@@ -4,8 +4,7 @@ status 2."""
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import Callable, Optional, Sequence
+from typing import Sequence
 
 from ..config import COLOR_MODES, INITS, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
 from ..errors import ConfigError, UserError
@@ -138,20 +137,3 @@ def config_from(args: argparse.Namespace, content: tuple[int, int], align_epsilo
         scales=Scales(args.scales, args.scale_factor, args.scale_steps, args.scale_lr, args.scale_moments,
                       args.scale_filter),
     ).validate()
-
-
-def run_main(prog: str, parser: argparse.ArgumentParser, body: Callable[[argparse.Namespace], int],
-             argv: Optional[Sequence[str]] = None) -> int:
-    """Parse, run, and turn every user error into one line and exit status 2."""
-    args = parser.parse_args(argv)
-    try:
-        return body(args)
-    except UserError as exc:
-        print(f"{prog}: error: {exc}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as exc:  # RuntimeError covers torch's and MXNet's out-of-memory errors
-        if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
-            size = getattr(args, "size", ("?", "?"))
-            print(f"{prog}: error: out of memory at --size {size[0]} {size[1]}; try a smaller size", file=sys.stderr)
-            return 2
-        raise
