@@ -38,9 +38,12 @@ def bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, stepper: "_Stepper") -> np.ndarray:
+def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, stepper: "_Stepper",
+              done: int = 0) -> np.ndarray:
     """At most ``evaluations`` loss-and-gradient evaluations from ``init`` (targets already in use);
-    returns the evaluated image with the lowest loss. A record is written per evaluation."""
+    returns the evaluated image with the lowest loss. A record is written per evaluation; ``done``
+    evaluations were made at this size before (a resumed run: SciPy's state is not kept, so
+    L-BFGS restarts from ``init``, the best image so far)."""
     try:
         from scipy.optimize import Bounds, minimize
     except ImportError:
@@ -60,10 +63,10 @@ def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, stepper
         terms, grad = backend.evaluate(x)
         seconds = time.perf_counter() - clock
         count[0] += 1
-        if not stepper(terms, None, seconds, lambda: x):
-            raise _Budget
-        if terms.total < best[1]:
+        if terms.finite() and terms.total < best[1]:
             best[:] = [x, terms.total]
+        if not stepper(terms, None, seconds, lambda: x, lambda: (done + count[0], best[0], None)):
+            raise _Budget
         return terms.total, grad.astype(np.float64).ravel()
 
     try:

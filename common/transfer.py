@@ -16,7 +16,9 @@ import numpy as np
 from . import colors
 from .config import TransferConfig
 from .images import fit_long_edge, image_size, resize_array
+from .errors import is_out_of_memory, one_line
 from .interface import AdamState, StyleBackend, Targets
+from .interrupts import StepBoundary, StopRequested
 from .lbfgs import run_lbfgs
 from .terms import LossTerms
 from .upsample import FILTERS, resize_standardised, resize_state
@@ -53,6 +55,7 @@ class TransferResult:
     stopped: Optional[str] = None  # None when every step ran; else why the loop stopped early
     diverged: bool = False  # True when it stopped on a NaN or infinite loss
     picture: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
+    out_of_memory: bool = False  # True when a step ran out of memory
 
     @property
     def seconds_per_step(self) -> float:
@@ -112,64 +115,110 @@ def start_image(backend: StyleBackend, content_x: np.ndarray, styles: list[np.nd
     return backend.preprocess(resize_array(styles[0], (height, width)))
 
 
+@dataclass
+class Resumable:
+    """Where a run stands and all it needs to go on exactly: written to a checkpoint, read to resume.
+
+    Nothing else random is kept because nothing else is random: noise starts and random weights
+    are drawn from ``config.seed``, which the checkpoint's configuration holds."""
+
+    scale: int  # 1-based size the run is at
+    done: int  # Adam updates (or L-BFGS evaluations) done at that size
+    image: np.ndarray  # (1, 3, H, W) standardised, after them
+    adam: Optional[AdamState]  # None for L-BFGS, whose state SciPy keeps to itself
+    records: list[StepRecord]
+    elapsed: float  # seconds of the run so far
+
+
+CheckpointCallback = Callable[[Resumable], None]
+
+
 def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: TransferConfig,
-             on_step: StepCallback | None = None) -> TransferResult:
+             on_step: StepCallback | None = None, *, on_checkpoint: CheckpointCallback | None = None,
+             checkpoint_every: int = 0, resume: Optional[Resumable] = None) -> TransferResult:
     """Optimise the synthesized image from the smallest size to ``config.size``.
 
     ``content`` and each style may have any size (uint8 or float in [0, 1]); they are resized
     for each size from these originals. ``on_step(record, current_image)`` runs after each step;
-    ``current_image()`` returns the image as (H, W, 3) when the caller wants it. A NaN or
-    infinite loss stops the run and keeps the last image whose loss was finite; Ctrl-C too.
+    ``current_image()`` returns the image the record's losses are of, as (H, W, 3), when the
+    caller wants it. ``on_checkpoint(state)`` gets the run's whole state every ``checkpoint_every``
+    steps, when Ctrl-C or SIGTERM stops the run, and at its end; ``resume`` continues such a state.
+    A NaN or infinite loss stops the run and keeps the last image whose loss was finite; running
+    out of memory in a step does the same (``result.out_of_memory``).
     """
-    clock = time.perf_counter()
-    result = TransferResult(image=np.empty(0))
+    result = TransferResult(image=np.empty(0), records=list(resume.records) if resume else [])
+    clock = time.perf_counter() - (resume.elapsed if resume else 0.0)
     sizes = config.scales.sizes(config.size)
-    x: Optional[np.ndarray] = None
-    state: Optional[AdamState] = None
-    try:
-        for scale, size in enumerate(sizes, start=1):
-            content_k, styles_k = prepare_inputs(content, style, size, config)
-            content_x, targets = compute_targets(backend, content_k, styles_k, config)
+    x: Optional[np.ndarray] = resume.image if resume else None
+    state: Optional[AdamState] = resume.adam if resume else None
+    targets: Optional[Targets] = None
+    with StepBoundary() as boundary:
+        try:
+            for scale, size in enumerate(sizes, start=1):
+                last = scale == len(sizes)
+                steps = config.schedule.steps if last else config.scales.steps
+                if resume and (scale < resume.scale or (scale == resume.scale and resume.done >= steps)):
+                    continue  # done before the checkpoint: its image and state are resume's
+                content_k, styles_k = prepare_inputs(content, style, size, config)
+                content_x, targets = compute_targets(backend, content_k, styles_k, config)
+                done = 0
+                if resume and scale == resume.scale:
+                    done = resume.done
+                elif x is None:
+                    x = start_image(backend, content_x, styles_k, config)
+                else:
+                    x = resize_standardised(x, size, FILTERS[config.scales.upsample])
+                    keep = state is not None and config.scales.moments == "resize"
+                    state = resize_state(state, size) if keep else None
+                step = _Stepper(result, scale, size, clock, on_step, backend, config.total_steps, boundary,
+                                on_checkpoint, checkpoint_every)
+                if config.optimizer == "lbfgs":
+                    backend.use_targets(targets, config.weights)
+                    x = run_lbfgs(backend, x, steps - done, step, done)
+                    state = None
+                else:
+                    x, state = _run_adam(backend, x, targets, config, steps, done, state, step)
+                if result.stopped:
+                    break
+        except KeyboardInterrupt:  # while resizing or taking targets: keep the image of the size before
             if x is None:
-                x = start_image(backend, content_x, styles_k, config)
-            else:
-                x = resize_standardised(x, size, FILTERS[config.scales.upsample])
-                keep = state is not None and config.scales.moments == "resize"
-                state = resize_state(state, size) if keep else None
-            last = scale == len(sizes)
-            steps = config.schedule.steps if last else config.scales.steps
-            lr = config.schedule.lr if scale == 1 else config.scales.lr
-            step = _Stepper(result, scale, size, clock, on_step, backend, config.total_steps)
-            if config.optimizer == "lbfgs":
-                backend.use_targets(targets, config.weights)
-                x = run_lbfgs(backend, x, steps, step)
-            else:
-                x, state = _run_adam(backend, x, targets, config, steps, lr, state, step)
-            if result.stopped:
-                break
-    except KeyboardInterrupt:  # while resizing or taking targets: keep the image of the size before
-        if x is None:
-            raise
-        result.stopped = f"interrupted after {len(result.records)} of {config.total_steps} steps; saved the image so far"
+                raise
+            result.stopped = (f"interrupted after {len(result.records)} of {config.total_steps} steps; "
+                              f"saved the image so far")
+        if result.stopped is None and on_checkpoint is not None:
+            last_steps = config.schedule.steps
+            on_checkpoint(Resumable(len(sizes), last_steps, x, state, list(result.records),
+                                    time.perf_counter() - clock))
+    if targets is None:  # resumed from a finished run: the last size's targets, for the picture's loss
+        content_k, styles_k = prepare_inputs(content, style, sizes[-1], config)
+        _, targets = compute_targets(backend, content_k, styles_k, config)
+    backend.use_targets(targets, config.weights)
     result.picture = _picture_loss(backend, x)
     final = backend.postprocess(x)
     result.image = colors.finish(final, resize_array(content, image_size(final)), config.colors)
     return result
 
 
+Position = Callable[[], tuple[int, np.ndarray, Optional[AdamState]]]
+
+
 class _Stepper:
-    """Turns one step's losses into a record, stops the run on a non-finite loss, and tells the
-    caller; shared by Adam and L-BFGS so both log, stop and report alike."""
+    """Turns one step's losses into a record, stops the run on a non-finite loss, tells the
+    caller, writes checkpoints, and ends the run at a step boundary on Ctrl-C or SIGTERM; shared
+    by Adam and L-BFGS so both log, stop, checkpoint and report alike."""
 
     def __init__(self, result: TransferResult, scale: int, size: tuple[int, int], clock: float,
-                 on_step: StepCallback | None, backend: StyleBackend, planned: int) -> None:
+                 on_step: StepCallback | None, backend: StyleBackend, planned: int, boundary: StepBoundary,
+                 on_checkpoint: CheckpointCallback | None = None, every: int = 0) -> None:
         self.result, self.scale, self.size, self.clock = result, scale, size, clock
         self.on_step, self.backend = on_step, backend
         self.planned = planned  # steps of the whole run, for messages
+        self.boundary, self.on_checkpoint, self.every = boundary, on_checkpoint, every
 
     def __call__(self, terms: LossTerms[float], lr: Optional[float], seconds: float,
-                 current: Callable[[], np.ndarray]) -> bool:
-        """False (and the result says why) when the loss is not finite."""
+                 current: Callable[[], np.ndarray], position: Position) -> bool:
+        """False (and the result says why) when the loss is not finite. ``current`` gives the image
+        the losses are of; ``position`` the (steps done at this size, image, Adam state) after the step."""
         records = self.result.records
         if not terms.finite():
             self.result.diverged = True
@@ -183,29 +232,46 @@ class _Stepper:
         records.append(record)
         if self.on_step is not None:
             self.on_step(record, lambda: self.backend.postprocess(current()))
+        stop = self.boundary.requested is not None
+        if self.on_checkpoint is not None and (stop or (self.every and record.step % self.every == 0)):
+            done, image, state = position()
+            self.on_checkpoint(Resumable(self.scale, done, image, state, list(records),
+                                         time.perf_counter() - self.clock))
+        self.boundary.check()
         return True
 
     def interrupted(self) -> None:
         done = len(self.result.records)
         self.result.stopped = f"interrupted after {done} of {self.planned} steps; saved the image from step {done}"
 
+    def out_of_memory(self, exc: BaseException) -> None:
+        self.result.out_of_memory = True
+        self.result.stopped = (f"out of memory at step {len(self.result.records) + 1} ({one_line(exc)}); "
+                               f"saved the image from before it")
+
 
 def _run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config: TransferConfig, steps: int,
-              lr0: float, state: Optional[AdamState], stepper: _Stepper) -> tuple[np.ndarray, Optional[AdamState]]:
-    """``steps`` Adam updates at one size; returns the image to keep and Adam's state."""
+              done: int, state: Optional[AdamState], stepper: _Stepper) -> tuple[np.ndarray, Optional[AdamState]]:
+    """Adam updates ``done + 1`` to ``steps`` at one size; returns the image to keep and Adam's state."""
     schedule = config.schedule
-    lr = lr0
+    lr0 = config.schedule.lr if stepper.scale == 1 else config.scales.lr
+
+    def rate(step: int) -> float:
+        return lr0 * schedule.decay_factor ** (step // schedule.decay_every)
+
+    lr = rate(done)  # a resumed run starts with the rate the stopped one had reached
     backend.start(init, targets, config.weights, config.adam, lr, state)
     last_good: Optional[int] = None  # checkpoint slot of the last image whose loss was finite
+    whole = False  # stopped at a step boundary: the current image and Adam's state belong together
     try:
-        for step in range(steps):
-            rate = lr0 * schedule.decay_factor ** (step // schedule.decay_every)
-            if rate != lr:
-                lr = rate
+        for step in range(done, steps):
+            if rate(step) != lr:
+                lr = rate(step)
                 backend.set_learning_rate(lr)
             # A device-side copy of the image this step starts from, in two alternating slots: if
             # a later loss is not finite, the one before it is saved. No host copy, no waiting.
-            backend.checkpoint(step % 2)
+            slot = step % 2
+            backend.checkpoint(slot)
             backend.synchronize()  # an asynchronous engine would otherwise bill queued work to this step
             start = time.perf_counter()
             terms = backend.step()  # reading the four losses waits for the step: logging needs them
@@ -213,15 +279,24 @@ def _run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config:
                 backend.clip_image()
             backend.synchronize()
             seconds = time.perf_counter() - start
-            if not stepper(terms, lr, seconds, backend.image):
+            if not stepper(terms, lr, seconds, lambda: backend.checkpoint_image(slot),
+                           lambda: (step + 1, backend.image(), backend.optimizer_state())):
                 break
-            last_good = step % 2
+            last_good = slot
+    except StopRequested:
+        stepper.interrupted()
+        whole = True
     except KeyboardInterrupt:
         stepper.interrupted()
-    if stepper.result.stopped is None:
+    except (MemoryError, RuntimeError) as exc:  # a framework's failed allocation; anything else is a bug
+        if not is_out_of_memory(exc):
+            raise
+        stepper.out_of_memory(exc)
+    if stepper.result.stopped is None or whole:
         image = backend.image()
         if np.all(np.isfinite(image)):
             return image, backend.optimizer_state()
+        stepper.result.diverged = True
         stepper.result.stopped = "the image became non-finite; saved the one before"
     return (init if last_good is None else backend.checkpoint_image(last_good)), None
 

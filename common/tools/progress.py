@@ -31,11 +31,11 @@ class JsonlLog:
 class Progress:
     """A tqdm bar on stderr (hidden when stderr is not a terminal)."""
 
-    def __init__(self, total: int, description: str, scales: int = 1) -> None:
+    def __init__(self, total: int, description: str, scales: int = 1, done: int = 0) -> None:
         from tqdm import tqdm
 
         self._scales = scales
-        self._bar = tqdm(total=total, desc=description, unit="step", file=sys.stderr,
+        self._bar = tqdm(total=total, initial=done, desc=description, unit="step", file=sys.stderr,
                          dynamic_ncols=True, disable=None)
 
     def update(self, record: StepRecord) -> None:
