@@ -36,6 +36,12 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, MemoryError) or any(text in str(exc).lower() for text in _OUT_OF_MEMORY)
 
 
+def is_overflow(exc: BaseException) -> bool:
+    """PyTorch refuses a step size beyond float32's range ("value cannot be converted to type
+    float without overflow"); MXNet lets it become inf and the image NaN."""
+    return "without overflow" in str(exc)
+
+
 def one_line(exc: BaseException, limit: int = 200) -> str:
     """A framework's multi-line error (MXNet prints a C++ stack) as its most telling line."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

@@ -16,7 +16,7 @@ import numpy as np
 from . import colors
 from .config import TransferConfig
 from .images import fit_long_edge, image_size, resize_array
-from .errors import is_out_of_memory, one_line
+from .errors import is_out_of_memory, is_overflow, one_line
 from .interface import AdamState, StyleBackend, Targets
 from .interrupts import StepBoundary, StopRequested
 from .lbfgs import run_lbfgs
@@ -185,6 +185,12 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
                 raise
             result.stopped = (f"interrupted after {len(result.records)} of {config.total_steps} steps; "
                               f"saved the image so far")
+        except (MemoryError, RuntimeError) as exc:  # a larger size's targets did not fit: keep the smaller image
+            if x is None or targets is None or not is_out_of_memory(exc):
+                raise
+            result.out_of_memory = True
+            result.stopped = (f"out of memory at size {size[0]}x{size[1]} ({one_line(exc)}); saved the "
+                              f"{x.shape[2]}x{x.shape[3]} image of the size before")
         if result.stopped is None and on_checkpoint is not None:
             last_steps = config.schedule.steps
             on_checkpoint(Resumable(len(sizes), last_steps, x, state, list(result.records),
@@ -288,10 +294,15 @@ def _run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config:
         whole = True
     except KeyboardInterrupt:
         stepper.interrupted()
-    except (MemoryError, RuntimeError) as exc:  # a framework's failed allocation; anything else is a bug
-        if not is_out_of_memory(exc):
+    except (MemoryError, RuntimeError) as exc:  # a failed allocation or an overflowing step; else a bug
+        if is_out_of_memory(exc):
+            stepper.out_of_memory(exc)
+        elif is_overflow(exc):
+            stepper.result.diverged = True
+            stepper.result.stopped = (f"the update overflowed float32 at step {len(stepper.result.records) + 1} "
+                                      f"({one_line(exc)}); saved the image from before it")
+        else:
             raise
-        stepper.out_of_memory(exc)
     if stepper.result.stopped is None or whole:
         image = backend.image()
         if np.all(np.isfinite(image)):

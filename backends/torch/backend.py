@@ -108,11 +108,13 @@ class TorchBackend(StyleBackend):
     def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
               state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a module).
-        self._x = self._native(init).requires_grad_(True)
+        # In the features' layout, whatever strides ``init`` has: a reduction's summation order follows
+        # the layout, so a resumed run's image must be laid out as the unbroken run's was.
+        self._x = self._target(init).requires_grad_(True)
         self.use_targets(targets, weights)
         self._optimizer = make_adam(self._x, adam, lr)
         if state is not None:
-            set_state(self._optimizer, self._x, state.step, self._native(state.m), self._native(state.v))
+            set_state(self._optimizer, self._x, state.step, self._target(state.m), self._target(state.v))
 
     def optimizer_state(self) -> AdamState:
         step, m, v = get_state(self._optimizer, self._x)

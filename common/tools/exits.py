@@ -40,8 +40,8 @@ def run_main(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
     except (MemoryError, RuntimeError) as exc:  # torch's and MXNet's allocation failures are RuntimeErrors
         if not is_out_of_memory(exc):
             raise
-        print(f"{prog}: error: out of memory ({one_line(exc)}); try a smaller --size, fewer --scales or "
-              f"--optimizer adam", file=sys.stderr)
+        print(f"{prog}: error: out of memory ({one_line(exc)}); nothing written: try a smaller --size",
+              file=sys.stderr)
         return BAD_INPUT
     finally:
         signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,216 @@
+"""Every way a run can end, end to end through scripts/run.py: Ctrl-C and SIGTERM (exit 130,
+last image and checkpoint kept, and the resumed run equal to one never stopped), an image
+that becomes NaN (exit 3), out of memory (exit 2, last good image kept), a side file or the
+result that cannot be written, and the permissions of what is written."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.files import exclusive
+from common.tools import exits
+
+from .conftest import synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+RUN = ROOT / "scripts" / "run.py"
+
+
+@pytest.fixture
+def files(tmp_path):
+    content, style = tmp_path / "content.png", tmp_path / "style.png"
+    Image.fromarray((synthetic_image(1, (60, 80)) * 255).astype(np.uint8)).save(content)
+    Image.fromarray((synthetic_image(2, (50, 50)) * 255).astype(np.uint8)).save(style)
+    return tmp_path, content, style
+
+
+def command(backend, content, style, *args):
+    return [sys.executable, str(RUN), "--backend", backend, "--content", str(content), "--style", str(style),
+            "--weights", "random", "--device", "cpu", *map(str, args)]
+
+
+def run(*cmd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def log_losses(path: Path):
+    return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "elapsed")}
+            for line in path.read_text().splitlines()]
+
+
+def one_line(stderr: str, *, after_header: bool = True) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    if after_header:  # the first line says which framework runs; the ending is one line after it
+        lines = lines[1:]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+SIGNAL_FOR = {"torch": signal.SIGINT, "mxnet": signal.SIGTERM}  # each backend meets one of the two
+
+
+def test_a_signal_mid_run_exits_130_and_the_resumed_run_equals_the_unbroken_one(backend_name, files):
+    tmp, content, style = files
+    args = ("--size", 32, 48, "--steps", 150)
+    full = run(*command(backend_name, content, style, *args, "--output", tmp / "full.png", "--log", tmp / "full.jsonl"))
+    assert full.returncode == 0, full.stderr
+
+    log, ckpt, out = tmp / "cut.jsonl", tmp / "run.ckpt.npz", tmp / "cut.png"
+    proc = subprocess.Popen(command(backend_name, content, style, *args, "--output", out, "--log", log,
+                                    "--checkpoint", ckpt, "--checkpoint-every", 1000),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (log.exists() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(SIGNAL_FOR[backend_name])
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == exits.INTERRUPTED == 130, stderr
+    ending = one_line(stderr.replace("\r", "\n").split("\n", 1)[1] if "\r" in stderr else stderr)
+    assert "interrupted after" in ending and f"--resume {ckpt}" in ending
+    cut = len(log.read_text().splitlines())
+    assert 3 <= cut < 150 and out.is_file() and ckpt.is_file()
+
+    resumed = run(*command(backend_name, content, style, *args, "--output", out, "--log", log,
+                           "--checkpoint", ckpt, "--resume", ckpt))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resuming after step {cut}" in resumed.stderr
+    assert log_losses(log) == log_losses(tmp / "full.jsonl")  # the resumed log holds the whole run
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(tmp / "full.png")))
+
+    other = run(*command(backend_name, content, style, "--size", 32, 48, "--steps", 150, "--lr", 0.1,
+                         "--output", tmp / "x.png", "--resume", ckpt))
+    assert other.returncode == 2 and "config.schedule.lr" in one_line(other.stderr, after_header=False)
+
+
+def test_an_image_that_becomes_nan_exits_3_with_the_image_before_it(backend_name, files):
+    # lr 1e39 overflows float32: MXNet's update makes the image inf and NaN, PyTorch refuses the step.
+    tmp, content, style = files
+    proc = run(*command(backend_name, content, style, "--size", 32, 48, "--steps", 1, "--lr", 1e39,
+                        "--output", tmp / "out.png"))
+    assert proc.returncode == exits.DIVERGED == 3, proc.stderr
+    assert "non-finite" in proc.stderr or "overflowed" in proc.stderr
+    saved = np.asarray(Image.open(tmp / "out.png"), dtype=np.float32) / 255
+    start = np.asarray(Image.open(content).resize((48, 32), Image.BILINEAR), dtype=np.float32) / 255
+    assert np.abs(saved - start).max() <= 1 / 255  # the content image the only step started from
+
+
+LIMITED = """
+import resource, sys
+sys.path[:0] = [{scripts!r}, {root!r}]
+import run
+from common.registry import load_backend
+load_backend(sys.argv[1])  # the framework's libraries are mapped before the limit
+size = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (size + 2**30, size + 2**30))  # 1 GiB more address space
+sys.exit(run.main(["--backend", *sys.argv[1:]]))
+"""
+
+
+def test_out_of_memory_exits_2_with_the_last_good_image(backend_name, files):
+    tmp, content, style = files
+    script = LIMITED.format(scripts=str(ROOT / "scripts"), root=str(ROOT))
+    # 50x75 fits in the extra gibibyte; 800x1200's targets do not.
+    proc = run(sys.executable, "-c", script, backend_name, "--content", str(content), "--style", str(style),
+               "--weights", "random", "--device", "cpu", "--size", "800", "1200", "--scales", "2",
+               "--scale-factor", "16", "--scale-steps", "2", "--steps", "2", "--max-memory", "100",
+               "--output", str(tmp / "out.png"))
+    assert proc.returncode == exits.BAD_INPUT == 2, proc.stderr
+    ending = one_line(proc.stderr)
+    assert "out of memory at size 800x1200" in ending and "saved the 50x75 image" in ending
+    assert Image.open(tmp / "out.png").size == (75, 50)
+
+
+def test_a_snapshot_that_cannot_be_written_warns_once_and_the_run_goes_on(files):
+    tmp, content, style = files
+    for step in (1, 2, 3):
+        (tmp / f"out_step000{step}.png").mkdir()  # a folder where each snapshot should go
+    proc = run(*command("torch", content, style, "--size", 32, 48, "--steps", 4, "--save-every", 1,
+                        "--output", tmp / "out.png"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("warning: cannot write the snapshot") == 1 and "the run goes on" in proc.stderr
+    assert (tmp / "out.png").is_file() and (tmp / "out_step0004.png").is_file() is False
+
+
+def test_a_result_that_cannot_be_written_is_one_line_and_the_checkpoint_survives(files, monkeypatch, capsys):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import run as run_script
+    from common.tools import stylize
+
+    def disk_full(image, path):
+        raise OSError(28, "No space left on device")
+
+    tmp, content, style = files
+    monkeypatch.setattr(stylize, "save_image", disk_full)
+    status = run_script.main(["--backend", "torch", "--content", str(content), "--style", str(style),
+                              "--weights", "random", "--device", "cpu", "--size", "32", "48", "--steps", "2",
+                              "--checkpoint", str(tmp / "c.npz"), "--output", str(tmp / "out.png")])
+    assert status == 2
+    ending = one_line(capsys.readouterr().err)
+    assert "No space left on device" in ending and f"--resume it" in ending and (tmp / "c.npz").is_file()
+
+
+def test_run_main_makes_every_ending_one_line(capsys):
+    from common.tools.cli import OneLineParser
+
+    def interrupted(args):
+        os.kill(os.getpid(), signal.SIGTERM)  # outside any training loop: a download, say
+        time.sleep(5)
+        return 0
+
+    def out_of_memory(args):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                           "memory: you tried to allocate 207360000 bytes.\nmore C++ lines")
+
+    def bug(args):
+        raise RuntimeError("an internal error")
+
+    parser = OneLineParser(prog="x")
+    assert exits.run_main("x", parser, interrupted, []) == 130
+    assert exits.run_main("x", parser, out_of_memory, []) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 2 and "interrupted" in err and "can't allocate memory" in err
+    with pytest.raises(RuntimeError):  # a bug keeps its traceback (status 1)
+        exits.run_main("x", parser, bug, [])
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+def test_results_get_the_permissions_open_would_give(files):
+    tmp, content, style = files
+    for mask in (0o022, 0o077):
+        out = tmp / f"out{mask}.png"
+        proc = run(*command("torch", content, style, "--size", 32, 48, "--steps", 1, "--output", out,
+                            "--log", tmp / f"log{mask}.jsonl", "--plot", tmp / f"plot{mask}.png",
+                            "--checkpoint", tmp / f"c{mask}.npz"),
+                   preexec_fn=lambda: os.umask(mask))
+        assert proc.returncode == 0, proc.stderr
+        for path in (out, tmp / f"log{mask}.jsonl", tmp / f"plot{mask}.png", tmp / f"c{mask}.npz"):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
+
+
+def test_the_cache_lock_lets_one_process_at_a_time_in(tmp_path):
+    spans = []
+
+    def hold():
+        with exclusive(tmp_path / "weights.npz"):
+            start = time.monotonic()
+            time.sleep(0.3)
+            spans.append((start, time.monotonic()))
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    (a_start, a_end), (b_start, b_end) = sorted(spans)
+    assert b_start >= a_end  # the second waited for the first
