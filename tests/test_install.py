@@ -1,0 +1,57 @@
+"""What pip installs where: only the mxnet extra carries MXNet's old pins, behind markers, so
+the PyTorch side installs on current Python releases; and asking for MXNet where its wheels
+cannot exist is one line that says why."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+
+from common import registry
+from common.errors import BackendUnavailable
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+; pytest itself brings packaging
+
+ROOT = Path(__file__).resolve().parents[1]
+PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+
+
+def installed(requirements: list[str], python: str) -> set[str]:
+    """The requirements pip would install on Python ``python`` (markers evaluated)."""
+    chosen = set()
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker is None or requirement.marker.evaluate({"python_version": python}):
+            chosen.add(f"{requirement.name}{requirement.specifier}")
+    return chosen
+
+
+def test_the_core_and_the_torch_side_install_on_current_python():
+    assert "<" not in PROJECT.get("requires-python", "")  # no upper bound on Python
+    core = installed(PROJECT["dependencies"], "3.13")
+    assert not any(name.startswith("numpy") and "<" in name for name in core)  # NumPy 2 allowed
+    assert installed(PROJECT["optional-dependencies"]["torch"], "3.13")
+
+
+def test_mxnet_and_its_numpy_pin_apply_only_up_to_python_3_11():
+    extra = PROJECT["optional-dependencies"]["mxnet"]
+    assert installed(extra, "3.11") == {"mxnet==1.9.1", "numpy<1.24"}
+    assert installed(extra, "3.12") == set() == installed(extra, "3.13")
+    assert all(Marker(str(Requirement(r).marker)) for r in extra)
+
+
+def test_all_includes_every_extra():
+    extras = set(PROJECT["optional-dependencies"]) - {"all"}
+    (everything,) = PROJECT["optional-dependencies"]["all"]
+    assert set(Requirement(everything).extras) == extras
+
+
+def test_a_backend_whose_framework_has_no_wheels_for_this_python_says_so(monkeypatch):
+    info = registry.BACKENDS["mxnet"]
+    monkeypatch.setitem(registry.BACKENDS, "mxnet", type(info)(**{**info.__dict__, "python_max": (3, 8)}))
+    with pytest.raises(BackendUnavailable, match=r"needs Python <= 3\.8 .*\.\[all\] leaves it out") as caught:
+        registry.load_backend("mxnet")
+    assert "\n" not in str(caught.value)
+    assert registry.available("mxnet")[0] is False
