@@ -1,7 +1,12 @@
-"""Facts about the machine the core needs: how many cores this process may use."""
+"""Facts about the machine the core needs: how many cores this process may use, and the thread
+count the user asked for through OMP_NUM_THREADS (read once, the same way, for both backends)."""
 from __future__ import annotations
 
 import os
+import sys
+from typing import Optional
+
+_warned: set[str] = set()
 
 
 def available_cores() -> int:
@@ -10,3 +15,35 @@ def available_cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
+
+
+def omp_threads() -> Optional[int]:
+    """OMP_NUM_THREADS as a positive whole number, or None when unset. An empty or unusable
+    value is treated as unset, with one warning: OpenMP runtimes read "4,2" as nested levels,
+    so only the first field counts."""
+    text = os.environ.get("OMP_NUM_THREADS")
+    if text is None:
+        return None
+    try:
+        value = int(text.split(",")[0])
+    except ValueError:
+        value = 0
+    if value > 0:
+        return value
+    if text not in _warned:
+        _warned.add(text)
+        print(f"warning: OMP_NUM_THREADS={text!r} is not a positive whole number; treated as unset",
+              file=sys.stderr)
+    return None
+
+
+def thread_count() -> int:
+    """The threads a framework should use: OMP_NUM_THREADS when usable, else every available core."""
+    return omp_threads() or available_cores()
+
+
+def drop_unusable_omp_threads() -> None:
+    """Remove an unusable OMP_NUM_THREADS (after its warning) before a framework loads its OpenMP
+    runtime, which would otherwise print its own complaint ("libgomp: Invalid value ...")."""
+    if "OMP_NUM_THREADS" in os.environ and omp_threads() is None:
+        del os.environ["OMP_NUM_THREADS"]

@@ -85,26 +85,3 @@ def test_random_weights_need_no_framework():
 def test_a_backend_imports_only_its_framework(name, own):
     require(name)
     assert imported_frameworks(f"from common.registry import load_backend; load_backend({name!r})") == own
-
-
-def _threads_after_loading(name: str, env_value: str | None) -> str:
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if env_value is not None:
-        env["OMP_NUM_THREADS"] = env_value
-    code = ("from common.registry import load_backend; from common.weights import random_weights; "
-            f"b = load_backend({name!r})(random_weights(0, 1), last_layer=1, device='cpu'); "
-            "print(b.environment()['threads'])")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip().splitlines()[-1]
-
-
-@pytest.mark.parametrize("name", ["torch", "mxnet"])
-def test_every_core_is_used_unless_the_user_says_otherwise(name):
-    from common.system import available_cores
-
-    require(name)
-    assert _threads_after_loading(name, None) == str(available_cores())
-    assert _threads_after_loading(name, "1") == "1"

@@ -7,6 +7,7 @@ explains why, instead of failing deep inside the first convolution.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 
 import mxnet as mx
@@ -50,6 +51,16 @@ def synchronize() -> None:
     mx.nd.waitall()
 
 
+def omp_max_threads() -> int | None:
+    """The threads MXNet's operators use, asked of the OpenMP runtime it loaded: MXNet has no
+    getter of its own (PyTorch has torch.get_num_threads), and the environment variable only
+    says what was asked for."""
+    try:
+        return int(ctypes.CDLL("libgomp.so.1").omp_get_max_threads())
+    except (OSError, AttributeError):  # another OpenMP runtime (macOS, Windows builds)
+        return None
+
+
 def environment(ctx: mx.Context) -> dict[str, str]:
     """The settings that change MXNet's numbers or speed, for reports."""
     features = mx.runtime.Features()
@@ -59,7 +70,7 @@ def environment(ctx: mx.Context) -> dict[str, str]:
         "oneDNN (CPU convolutions)": ("on" if features.is_enabled("MKLDNN") and
                                       os.environ.get("MXNET_MKLDNN_ENABLED", "1") != "0" else "off")
                                     ,
-        "threads": os.environ.get("OMP_NUM_THREADS", "MXNet's default (OMP_NUM_THREADS unset when it loaded)"),
+        "threads": str(omp_max_threads() or os.environ.get("OMP_NUM_THREADS", "unknown")),
         "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice (asynchronous)"),
         "built with CUDA": str(features.is_enabled("CUDA")),
     }

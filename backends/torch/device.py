@@ -7,7 +7,7 @@ import torch
 
 from common.errors import BackendUnavailable
 from common.interface import GpuStatus
-from common.system import available_cores
+from common.system import thread_count
 
 
 def gpu_status() -> GpuStatus:
@@ -58,7 +58,7 @@ def use_every_core() -> int:
 
     PyTorch and MXNet load the same OpenMP runtime (libgomp.so.1), and importing MXNet first
     leaves it at one thread: PyTorch then ran 0.53 s/step instead of 0.28 at 150x225 here."""
-    threads = int(os.environ.get("OMP_NUM_THREADS", available_cores()))
+    threads = thread_count()
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads

@@ -14,9 +14,13 @@ from common.errors import WeightsError
 
 
 def _features_only(state: dict) -> dict[str, np.ndarray]:
+    """The ``features.N.*`` arrays of a whole VGG's state dict, or of ``vgg19().features`` saved
+    alone (keys ``N.weight``, ``N.bias``)."""
     out = {}
     for key, value in state.items():
         key = key.removeprefix("module.")  # saved from DataParallel
+        if key.split(".")[0].isdigit():
+            key = f"features.{key}"
         if key.startswith("features.") and isinstance(value, torch.Tensor):
             out[key] = value.detach().to(torch.float32).cpu().numpy()
     return out

@@ -1,0 +1,57 @@
+"""The thread count each framework really uses, asked of the framework (or its OpenMP runtime),
+and odd values of OMP_NUM_THREADS: empty, words or zero are treated as unset with one warning."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from common.system import available_cores
+
+from .conftest import require
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Build the backend (where its settings are made), then ask the framework, not this project:
+# torch.get_num_threads(); MXNet has no getter, so the OpenMP runtime it loaded is asked directly.
+BUILD = ("from common.registry import load_backend; from common.weights import random_weights; "
+         "load_backend({name!r})(random_weights(0, 1), last_layer=1, device='cpu'); ")
+ASK = {
+    "torch": BUILD.format(name="torch") + "import torch; print(torch.get_num_threads())",
+    "mxnet": BUILD.format(name="mxnet") + "import ctypes; print(ctypes.CDLL('libgomp.so.1').omp_get_max_threads())",
+}
+
+
+def threads(name: str, omp: str | None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if omp is not None:
+        env["OMP_NUM_THREADS"] = omp
+    return subprocess.run([sys.executable, "-c", ASK[name]], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.mark.parametrize("omp, expected", [(None, available_cores()), ("3", 3)])
+def test_the_framework_uses_the_threads_asked_for_or_every_core(backend_name, omp, expected):
+    proc = threads(backend_name, omp)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.split()[-1]) == expected
+    assert "warning" not in proc.stderr.lower().replace("deprecationwarning", "")
+
+
+@pytest.mark.parametrize("omp", ["", "abc", "0"])
+def test_an_unusable_omp_num_threads_is_unset_with_one_warning(backend_name, omp):
+    proc = threads(backend_name, omp)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout.split()[-1]) == available_cores()
+    lines = [line for line in proc.stderr.splitlines() if "OMP_NUM_THREADS" in line]
+    assert len(lines) == 1 and "treated as unset" in lines[0], proc.stderr  # not libgomp's own complaint too
+
+
+def test_a_run_reports_the_framework_s_own_count(backend_name, tmp_path):
+    require(backend_name)
+    from .conftest import cpu_backend
+
+    assert cpu_backend(backend_name).environment()["threads"] == str(available_cores())
