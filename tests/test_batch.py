@@ -1,0 +1,192 @@
+"""scripts/batch.py on a local Ray limited to 2 CPUs: four tiny pairs end done with pictures and
+a manifest, a second run does no work, a corrupt image fails its own pair only, Ctrl-C keeps
+what finished and the same command finishes the rest, each worker's framework runs as many
+threads as its CPUs, and --address joins a running cluster."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.errors import UserError
+from common.tools.batch_pairs import name_outputs, pair_up, read_pairs_csv
+
+from .conftest import require_module, synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+BATCH = ROOT / "scripts" / "batch.py"
+TINY = ["--size", "32", "48", "--steps", "2", "--weights", "random", "--device", "cpu"]
+
+
+@pytest.fixture
+def collection(tmp_path):
+    for folder, seeds, size in (("photos", (1, 2), (40, 56)), ("paintings", (5, 6), (36, 36))):
+        (tmp_path / folder).mkdir()
+        for seed in seeds:
+            image = (synthetic_image(seed, size) * 255).astype(np.uint8)
+            Image.fromarray(image).save(tmp_path / folder / f"{folder[0]}{seed}.png")
+    return tmp_path
+
+
+def batch(*args, cwd, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(BATCH), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=300, **kwargs)
+
+
+def manifest(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+
+def test_every_pair_ends_done_and_a_second_run_does_no_work(collection):
+    require_module("ray")
+    out = collection / "out"
+    first = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
+                  "--cpus", 2, *TINY, cwd=collection)
+    assert first.returncode == 0, first.stderr
+    rows = manifest(out)
+    assert len(rows) == 4 and {r["status"] for r in rows} == {"done"}
+    assert {Path(r["output"]).name for r in rows} == {"p1__p5.png", "p1__p6.png", "p2__p5.png", "p2__p6.png"}
+    for row in rows:
+        assert Image.open(row["output"]).size == (48, 32)
+        assert len(row["content_sha256"]) == 64 and row["options"]["steps"] == 2 and row["steps"] == 2
+        assert row["picture_loss"]["total"] > 0 and row["losses"]["total"] > 0 and row["seconds"] > 0
+    assert "4 done, 0 failed" in first.stdout
+    times = {r["output"]: os.stat(r["output"]).st_mtime_ns for r in rows}
+
+    again = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
+                  "--cpus", 2, *TINY, cwd=collection)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert len(manifest(out)) == 4 and {p: os.stat(p).st_mtime_ns for p in times} == times
+
+    changed = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings" / "p5.png",
+                    "--out", out, "--cpus", 2, *TINY[:4], "3", *TINY[5:], cwd=collection)  # --steps 3: redone
+    assert changed.returncode == 0 and "1 done" in changed.stdout and len(manifest(out)) == 5
+
+
+def test_a_corrupt_image_fails_its_pair_only(collection):
+    require_module("ray")
+    (collection / "photos" / "p9.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    out = collection / "out"
+    proc = batch("--content", collection / "photos", "--style", collection / "paintings" / "p5.png",
+                 "--out", out, "--cpus", 2, *TINY, cwd=collection)
+    assert proc.returncode == 1, proc.stderr
+    rows = manifest(out)
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert len(rows) == 3 and len(failed) == 1 and failed[0]["content"].endswith("p9.png")
+    assert "p9.png" in failed[0]["reason"] and "\n" not in failed[0]["reason"]
+    assert "2 done, 1 failed" in proc.stdout
+
+
+def test_ctrl_c_keeps_finished_pairs_and_the_same_command_does_the_rest(collection):
+    require_module("ray")
+    out = collection / "out"
+    args = ["--content", collection / "photos", "--style", collection / "paintings", "--out", out, "--cpus", 2,
+            "--workers", 1, "--size", 32, 48, "--steps", 25, "--weights", "random", "--device", "cpu"]
+    proc = subprocess.Popen([sys.executable, str(BATCH), *map(str, args)], cwd=collection,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / "manifest.jsonl").exists() and manifest(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr.splitlines()[-1] and "Traceback" not in stderr
+    finished = len(manifest(out))
+    assert 1 <= finished < 4
+    rest = batch(*args, cwd=collection)
+    assert rest.returncode == 0, rest.stderr
+    assert len(manifest(out)) == 4 and f"{finished} already done before" in rest.stdout
+
+
+def test_a_workers_framework_runs_as_many_threads_as_its_cpus():
+    ray = require_module("ray")
+    from common.config import Execution
+    from common.registry import available, backend_names
+    from common.tools.batch_engine import PairWorker, worker_env
+
+    names = [name for name in backend_names() if available(name)[0]]
+    ray.init(num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)
+    try:
+        asked = {(name, cpus): ray.remote(PairWorker).options(num_cpus=cpus, runtime_env={"env_vars": worker_env(cpus)})
+                 .remote(name, "random", 0, 1, "cpu", Execution()) for name in names for cpus in (1, 2)}
+        described = {key: ray.get(worker.describe.remote()) for key, worker in asked.items()}
+    finally:
+        ray.shutdown()
+    for (name, cpus), answer in described.items():
+        assert answer["threads"] == str(cpus), (name, answer)  # the framework's own count, asked inside the worker
+        assert answer["pid"] != os.getpid()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_address_joins_a_running_cluster(collection):
+    require_module("ray")
+    ray_cli = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    started = subprocess.run([str(ray_cli), "start", "--head", "--num-cpus", "2", "--port", str(port),
+                              "--include-dashboard=false", "--disable-usage-stats"],
+                             capture_output=True, text=True, timeout=120, env=env)
+    assert started.returncode == 0, started.stderr
+    try:
+        proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings",
+                     "--out", collection / "out", "--address", f"127.0.0.1:{port}", *TINY, cwd=collection, env=env)
+    finally:
+        subprocess.run([str(ray_cli), "stop", "--force"], capture_output=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert {r["status"] for r in manifest(collection / "out")} == {"done"} and "2 done" in proc.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--content", "{c}/photos", "--style", "{c}/empty"], "holds no image files"),
+    (["--content", "{c}/nothing", "--style", "{c}/paintings"], "no such file or folder"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings/p5.png", "--pairing", "zip"], "as many styles"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings", "--pairing", "random", "--count", "5"], "between 1 and 4"),
+    (["--pairs", "{c}/none.csv"], "no such file"),
+    (["--content", "{c}/photos"], "needs --content and --style"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings", "--cpus-per-task", "0"], "both 0"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings", "--workers", "0"], "--workers"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings", "--lr", "-1"], "lr"),
+    (["--content", "{c}/photos", "--style", "{c}/paintings", "--weights", "{c}/none.npz"], "no such file"),
+])
+def test_bad_input_is_one_line_before_ray_starts(collection, args, words):
+    (collection / "empty").mkdir()
+    argv = [*TINY, "--out", str(collection / "out")] + [a.format(c=collection) for a in args]
+    started = time.monotonic()
+    proc = batch(*argv, cwd=collection)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in proc.stderr
+    assert time.monotonic() - started < 30 and not (collection / "out" / "manifest.jsonl").exists()
+
+
+def test_pairing_rules_and_csv(tmp_path):
+    contents, styles = [Path(f"c{i}.png") for i in range(3)], [Path(f"s{i}.png") for i in range(2)]
+    assert len(pair_up(contents, styles, "all")) == 6
+    assert pair_up(contents[:2], styles, "zip") == [(contents[0], styles[0]), (contents[1], styles[1])]
+    drawn = pair_up(contents, styles, "random", 4, seed=1)
+    assert len(set(drawn)) == 4 and drawn == pair_up(contents, styles, "random", 4, seed=1)
+    assert len({tuple(pair_up(contents, styles, "random", 4, seed=s)) for s in range(10)}) > 1
+    for path in ("a/x.png", "b/x.png", "y.png"):
+        (tmp_path / path).parent.mkdir(exist_ok=True)
+        (tmp_path / path).write_bytes(b"")
+    (tmp_path / "pairs.csv").write_text("content,style\na/x.png,y.png\nb/x.png,y.png\n")
+    pairs = read_pairs_csv(str(tmp_path / "pairs.csv"))
+    assert pairs == [(tmp_path / "a/x.png", tmp_path / "y.png"), (tmp_path / "b/x.png", tmp_path / "y.png")]
+    names = [p.output.name for p in name_outputs(pairs, tmp_path)]
+    assert len(set(names)) == 2 and all(n.startswith("x__y-") for n in names)  # same stems: told apart
+    with pytest.raises(UserError, match="listed twice"):
+        name_outputs(pairs[:1] * 2, tmp_path)
