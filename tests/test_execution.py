@@ -10,7 +10,7 @@ from common.errors import BackendUnavailable
 from common.registry import load_backend
 from common.transfer import compute_targets, transfer
 
-from .conftest import LAST_LAYER, SIZE, probes, require, synthetic_image, weights
+from .conftest import LAST_LAYER, SIZE, cpu_backend, probes, require, synthetic_image, weights
 
 
 def _make(name: str, execution: Execution):
@@ -56,3 +56,84 @@ def test_mxnet_refuses_bf16_in_one_line():
 def test_unknown_precision_is_refused():
     with pytest.raises(Exception, match="--precision"):
         Execution(precision="fp8").validate()
+
+
+# -- process-wide settings: each backend runs with its own, whoever was built after it ----------
+
+class FrameworkSettingsSeen:
+    """What PyTorch's process-wide settings are while a module actually runs: recorded by a
+    global forward hook, so a test sees the work's settings, not what a backend says they are."""
+
+    def __init__(self):
+        import torch
+
+        self.seen: list[tuple[int, bool]] = []
+        self._handle = torch.nn.modules.module.register_module_forward_pre_hook(
+            lambda module, args: self.seen.append((torch.get_num_threads(), torch.backends.cudnn.benchmark)))
+
+    def during(self, work) -> set[tuple[int, bool]]:
+        self.seen.clear()
+        work()
+        assert self.seen, "no module ran"
+        return set(self.seen)
+
+    def close(self):
+        self._handle.remove()
+
+
+def _torch_built_with(monkeypatch, threads: int, execution: Execution, device: str = "cpu"):
+    monkeypatch.setenv("OMP_NUM_THREADS", str(threads))  # read when the backend is built
+    return load_backend("torch")(weights(), last_layer=LAST_LAYER, device=device, execution=execution)
+
+
+def _features(backend):
+    return lambda: backend.extract_features(backend.preprocess(synthetic_image(1)), [1])
+
+
+def _one_step(backend):
+    def run():
+        transfer(backend, synthetic_image(1), synthetic_image(2), TransferConfig(size=SIZE, schedule=Schedule(steps=1)))
+    return run
+
+
+@pytest.fixture
+def settings_seen():
+    require("torch")
+    import torch
+
+    threads, benchmark = torch.get_num_threads(), torch.backends.cudnn.benchmark
+    seen = FrameworkSettingsSeen()
+    yield seen
+    seen.close()
+    torch.set_num_threads(threads)
+    torch.backends.cudnn.benchmark = benchmark
+
+
+def test_a_torch_backend_keeps_its_threads_when_another_is_built_after_it(monkeypatch, settings_seen):
+    first = _torch_built_with(monkeypatch, 1, Execution())
+    second = _torch_built_with(monkeypatch, 3, Execution(optimized=False))  # sets 3 for the whole process
+    for backend, threads in ((first, 1), (second, 3), (first, 1)):
+        assert {t for t, _ in settings_seen.during(_features(backend))} == {threads}
+        assert {t for t, _ in settings_seen.during(_one_step(backend))} == {threads}
+        assert backend.environment()["threads"] == str(threads)
+
+
+def test_mxnet_reports_the_threads_its_engine_runs_with_whatever_torch_sets(monkeypatch, settings_seen):
+    """MXNet's operators run on its engine's worker thread, whose OpenMP count is fixed when MXNet
+    loads; torch.set_num_threads changes the calling thread's count only."""
+    mxnet = cpu_backend("mxnet")
+    own = mxnet.environment()["threads"]
+    torch_backend = _torch_built_with(monkeypatch, int(own) + 1, Execution())
+    assert {t for t, _ in settings_seen.during(_features(torch_backend))} == {int(own) + 1}
+    mxnet.extract_features(mxnet.preprocess(synthetic_image(1)), [1])
+    assert mxnet.environment()["threads"] == own
+    assert torch_backend.environment()["threads"] == str(int(own) + 1)
+
+
+def test_cudnn_benchmark_is_each_torch_gpu_backend_s_own(monkeypatch, settings_seen):
+    require("torch", "gpu")
+    optimized = _torch_built_with(monkeypatch, 2, Execution(), device="gpu")
+    chapter = _torch_built_with(monkeypatch, 2, Execution.chapter(), device="gpu")  # sets it False process-wide
+    for backend, benchmark in ((optimized, True), (chapter, False), (optimized, True)):
+        assert {b for _, b in settings_seen.during(_one_step(backend))} == {benchmark}
+        assert backend.environment()["cudnn.benchmark"] == str(benchmark)

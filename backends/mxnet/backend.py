@@ -39,6 +39,8 @@ class MXNetBackend(StyleBackend):
         if execution.precision != "fp32" or execution.compile:
             raise BackendUnavailable(UNSUPPORTED)
         self._ctx = devices.resolve_device(device)
+        # Nothing process-wide to set here (PyTorch's backend sets threads and cudnn.benchmark): MXNet's
+        # thread count is fixed per engine worker when it loads (see __init__.py), static allocation is per block.
         self._features = build_features(weights, last_layer, self._ctx, execution.frozen)
         self._x: gluon.Parameter | None = None
 

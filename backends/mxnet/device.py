@@ -51,14 +51,30 @@ def synchronize() -> None:
     mx.nd.waitall()
 
 
-def omp_max_threads() -> int | None:
-    """The threads MXNet's operators use, asked of the OpenMP runtime it loaded: MXNet has no
-    getter of its own (PyTorch has torch.get_num_threads), and the environment variable only
-    says what was asked for."""
+class _Context(ctypes.Structure):
+    _fields_ = [("dev_type", ctypes.c_int), ("dev_id", ctypes.c_int)]  # mxnet::Context; kCPU = 1
+
+
+_SYNC_FUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_void_p)  # EngineSyncFunc(rctx, param)
+
+
+def engine_threads() -> int | None:
+    """The OpenMP threads MXNet's CPU operators run with, asked on the engine's own CPU worker
+    thread, where they run: MXNet has no getter (PyTorch has torch.get_num_threads), the
+    environment variable only says what was asked for, and the OpenMP count is per thread, so
+    the Python thread's count is whatever torch.set_num_threads last made it. None if the
+    OpenMP runtime is not libgomp (macOS, Windows builds)."""
     try:
-        return int(ctypes.CDLL("libgomp.so.1").omp_get_max_threads())
-    except (OSError, AttributeError):  # another OpenMP runtime (macOS, Windows builds)
+        omp_get_max_threads = ctypes.CDLL("libgomp.so.1").omp_get_max_threads
+    except (OSError, AttributeError):
         return None
+    seen: list[int] = []
+    ask = _SYNC_FUNC(lambda rctx, param: seen.append(omp_get_max_threads()))  # kept alive until waitall
+    context = _Context(1, 0)
+    mx.base.check_call(mx.base._LIB.MXEnginePushSync(ask, None, None, ctypes.byref(context), None, 0, None, 0,
+                                                     None, 0, None))
+    mx.nd.waitall()
+    return seen[0] if seen else None
 
 
 def environment(ctx: mx.Context) -> dict[str, str]:
@@ -70,7 +86,7 @@ def environment(ctx: mx.Context) -> dict[str, str]:
         "oneDNN (CPU convolutions)": ("on" if features.is_enabled("MKLDNN") and
                                       os.environ.get("MXNET_MKLDNN_ENABLED", "1") != "0" else "off")
                                     ,
-        "threads": str(omp_max_threads() or os.environ.get("OMP_NUM_THREADS", "unknown")),
+        "threads": str(engine_threads() or os.environ.get("OMP_NUM_THREADS", "unknown")),
         "engine": os.environ.get("MXNET_ENGINE_TYPE", "ThreadedEnginePerDevice (asynchronous)"),
         "built with CUDA": str(features.is_enabled("CUDA")),
     }

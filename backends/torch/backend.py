@@ -21,14 +21,18 @@ class TorchBackend(StyleBackend):
     name = "torch"
     framework = f"PyTorch {torch.__version__}"
     adam_epsilon = "corrected"
+    precisions = ("fp32", "bf16")
+    compiles = True
     transforms = transforms
     losses = losses
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         self._device = devices.resolve_device(device)
         super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
-        devices.use_every_core()
-        devices.tune(self._device, execution.optimized)
+        # Threads and cudnn.benchmark are process-wide: applied again whenever this backend starts
+        # work (_native, _forward), so a backend built after it cannot change what it runs with.
+        self._settings = devices.process_settings(self._device, execution.optimized)
+        self._settings.apply()
         # channels_last (NHWC) spares oneDNN and cuDNN their layout reorders: measured here at
         # 300x450, 1.25 -> 1.13 s/step in fp32 and 0.67 -> 0.61 in bf16.
         self._channels_last = execution.optimized
@@ -50,6 +54,7 @@ class TorchBackend(StyleBackend):
         return devices.describe(self._device)
 
     def environment(self) -> dict[str, str]:
+        self._settings.apply()  # what this backend's work runs with, not what another one left
         return devices.environment(self._device)
 
     def synchronize(self) -> None:
@@ -74,6 +79,7 @@ class TorchBackend(StyleBackend):
         return chapter.read_image(path, size)
 
     def _native(self, array: np.ndarray) -> torch.Tensor:
+        self._settings.apply()  # every stage's input comes through here (two cheap reads when already set)
         # A copy: torch.from_numpy would share memory, and Adam's in-place update of the image
         # would then silently rewrite the caller's array (MXNet's nd.array always copies).
         return torch.tensor(np.asarray(array, dtype=np.float32), device=self._device)
@@ -125,6 +131,7 @@ class TorchBackend(StyleBackend):
             self._x.copy_(transforms.clip(self._x))
 
     def _forward(self) -> LossTerms[torch.Tensor]:
+        self._settings.apply()  # a step's backward and update follow at once, with the same settings
         # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).
         self._optimizer.zero_grad(set_to_none=True)
         return self._objective(self._x, self._layers, self._content, self._grams, self._weights)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
+from typing import Optional
 
 import torch
 
@@ -53,15 +55,30 @@ def reset_memory_peak(device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
 
 
-def use_every_core() -> int:
-    """Give PyTorch one thread per available core, unless OMP_NUM_THREADS says otherwise.
+@dataclass(frozen=True)
+class ProcessSettings:
+    """The process-wide PyTorch settings one backend runs with, applied each time it starts work
+    (see TorchBackend), so that another backend built later in the same process (compare.py,
+    bench.py build several) cannot change them: torch.set_num_threads and cudnn.benchmark hold
+    for the whole process, not for one model.
 
     PyTorch and MXNet load the same OpenMP runtime (libgomp.so.1), and importing MXNet first
-    leaves it at one thread: PyTorch then ran 0.53 s/step instead of 0.28 at 150x225 here."""
-    threads = thread_count()
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
-    return threads
+    left PyTorch on one thread: 0.53 s/step instead of 0.28 at 150x225 here."""
+    threads: int
+    # None on the CPU: cuDNN is not used there, and the flag stays as whoever set it left it.
+    cudnn_benchmark: Optional[bool]
+
+    def apply(self) -> None:
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
+        if self.cudnn_benchmark is not None and torch.backends.cudnn.benchmark != self.cudnn_benchmark:
+            torch.backends.cudnn.benchmark = self.cudnn_benchmark
+
+
+def process_settings(device: torch.device, optimized: bool) -> ProcessSettings:
+    """Every core unless OMP_NUM_THREADS says otherwise; on a GPU, the optimized execution lets
+    cuDNN pick the fastest convolution algorithm by timing them once per shape."""
+    return ProcessSettings(thread_count(), optimized if device.type == "cuda" else None)
 
 
 def environment(device: torch.device) -> dict[str, str]:
@@ -92,10 +109,3 @@ def _onednn_version() -> str:
         if "MKL-DNN" in line or "oneDNN" in line:
             return line.strip(" -").replace("Intel(R) MKL-DNN", "oneDNN").split(" (Git")[0]
     return "version unknown"
-
-
-def tune(device: torch.device, optimized: bool) -> None:
-    """cuDNN picks the fastest convolution algorithm by timing them once per shape."""
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = optimized
-
