@@ -18,6 +18,8 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 STANDARDISED_LOW: tuple[float, ...] = tuple(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
 STANDARDISED_HIGH: tuple[float, ...] = tuple((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
 
+MAX_STYLE_SCALE = 4.0  # a style 4x the content's long edge already costs 16x its memory
+
 MIN_SIDE = 32  # below this, relu5_1 (after four 2x2 pools) would have under 2x2 positions
 
 
@@ -154,7 +156,8 @@ class TransferConfig:
         _positive("--lr", s.lr)
         if s.decay_every < 1:
             raise ConfigError(f"--lr-decay-every must be a positive whole number, not {s.decay_every}")
-        _positive("--lr-decay-factor", s.decay_factor)
+        if not math.isfinite(s.decay_factor) or not 0 < s.decay_factor <= 1:
+            raise ConfigError(f"--lr-decay-factor must be in (0, 1]: the rate decays, not {s.decay_factor}")
         for flag, value in (("--content-weight", self.weights.content), ("--style-weight", self.weights.style),
                             ("--tv-weight", self.weights.tv)):
             if not math.isfinite(value) or value < 0:
@@ -176,7 +179,8 @@ class TransferConfig:
         if c.steps < 1:
             raise ConfigError(f"--scale-steps must be a positive whole number, not {c.steps}")
         _positive("--scale-lr", c.lr)
-        _positive("--style-scale", self.style_scale)
+        if not math.isfinite(self.style_scale) or not 0 < self.style_scale <= MAX_STYLE_SCALE:
+            raise ConfigError(f"--style-scale must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
         if any(not math.isfinite(w) or w < 0 for w in self.style_blend) or (self.style_blend and sum(self.style_blend) <= 0):
             raise ConfigError(f"--style-blend weights must be finite, >= 0 and not all 0, not {list(self.style_blend)}")
         if self.seed < 0:

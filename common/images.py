@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError
+from .errors import ImageError, one_line
 from .files import atomic_path
 
-Image.MAX_IMAGE_PIXELS = 30_000 * 30_000  # a larger file is refused instead of filling memory
+# A decompression bomb (a small file that decodes to billions of pixels) is refused before it is
+# decoded. Pillow's own limit, 89 Mpx, would refuse the largest camera photos (100-150 Mpx);
+# 2**28 = 268 Mpx (16384 x 16384) admits them and costs at most 805 MB decoded. Above it the
+# file is refused outright (Pillow would only warn up to twice its limit).
+Image.MAX_IMAGE_PIXELS = 2**28
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -53,13 +58,18 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
     try:
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(to_rgb(img), dtype=np.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img = ImageOps.exif_transpose(img)
+                return np.asarray(to_rgb(img), dtype=np.uint8)
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image Pillow can read") from None
-    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
-        raise ImageError(f"cannot read image {path}: {exc}") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise ImageError(f"{path} has more pixels than the {Image.MAX_IMAGE_PIXELS:,} this program decodes "
+                         f"(a guard against decompression bombs); resize it first") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
 
 
 def resize(img: Image.Image, size: tuple[int, int], resample: int = Image.BILINEAR) -> Image.Image:
@@ -122,8 +132,11 @@ def check_image_path(path: str | os.PathLike[str]) -> Path:
     if path.is_dir():
         raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
     ext = path.suffix.lower()
+    Image.init()  # every format plugin, so that SAVE is complete
     if ext not in Image.registered_extensions():
         raise ImageError(f"cannot save {path}: unknown image extension {ext or '(none)'}; use .png or .jpg")
+    if Image.registered_extensions()[ext] not in Image.SAVE:  # Pillow reads .psd, for one, but cannot write it
+        raise ImageError(f"cannot write {ext} files: Pillow reads them but has no writer; use .png or .jpg")
     return check_writable(path)
 
 

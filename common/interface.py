@@ -38,6 +38,10 @@ class StyleBackend(ABC):
     # Kingma & Ba Algorithm 1); "uncorrected" = bias corrections folded into the step size and
     # m/(sqrt(v)+eps) (MXNet, Kingma & Ba section 2's "efficient" form).
     adam_epsilon: ClassVar[Literal["corrected", "uncorrected"]]
+    # What the backend can run, asked before it is built: precisions of the feature network, and
+    # whether it has a compile step (torch.compile; MXNet's nearest, hybridize, is always on).
+    precisions: ClassVar[tuple[str, ...]] = ("fp32",)
+    compiles: ClassVar[bool] = False
 
     # The stages are written once per framework in its ``transforms`` and ``losses`` modules;
     # the wrappers here only move arrays across the interface.

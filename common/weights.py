@@ -21,7 +21,7 @@ import numpy as np
 
 from . import registry
 from .cache import cache_dir
-from .errors import BackendUnavailable, UserError, WeightsError
+from .errors import BackendUnavailable, UserError, WeightsError, one_line
 from .files import atomic_path, exclusive
 from .layers import CONV_CHANNELS, NUM_LAYERS, conv_indices, parameter_shapes
 
@@ -78,7 +78,7 @@ def read_file(path: Path) -> Mapping[str, np.ndarray]:
     except UserError:
         raise
     except Exception as exc:  # a damaged file raises whatever its parser raises
-        raise WeightsError(f"cannot read weights file {path}: {exc}") from None
+        raise WeightsError(f"cannot read weights file {path}: {one_line(exc)}") from None
     raise WeightsError(f"weights file {path} must be a .npz (neutral) or .pth (torchvision state_dict)")
 
 

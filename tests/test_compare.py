@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -102,3 +103,26 @@ def test_psnr_and_difference():
     assert measure.psnr(a, a + 0.1) == pytest.approx(20.0)
     assert measure.difference(np.array([1.0, 2.0]), np.array([1.0, 4.0])) == (2.0, 0.5)
     np.testing.assert_allclose(measure.relative_gap([1.0, 3.0, 5.0], [2.0, 2.0]), [0.5, 0.5])
+
+
+def test_one_step_is_enough_for_a_report(inputs):
+    """--steps 1 once ended in an IndexError while laying out the gap at steps 1, 2 and 10."""
+    proc, report = run_compare(inputs, "--steps", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((report / "numbers.json").read_text())["settings"]["steps"] == 1
+
+
+def test_d2l_without_the_gluon_weights_is_one_line_before_any_training(inputs, tmp_path):
+    """Once: a skipped row, every run trained, then a KeyError. Now refused before the work."""
+    from common.weights import random_weights, save_npz
+
+    save_npz(random_weights(0, 36), tmp_path / "vgg19-imagenet1k-v1.npz")  # torchvision's, already cached
+    blocked = {"STYLE_TRANSFER_CACHE": str(tmp_path), "https_proxy": "http://127.0.0.1:9",
+               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": ""}
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), "--recipe", "d2l",
+                           "--content", str(inputs / "content.png"), "--style", str(inputs / "style.png"),
+                           "--size", "32", "48", "--steps", "2", "--device", "cpu", "--report", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=600, env={**os.environ, **blocked})
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mxnet tab's cannot be had" in lines[0] and "training" not in proc.stderr

@@ -130,3 +130,19 @@ def test_gluon_download_failure_is_one_clear_line(monkeypatch):
 def test_check_weights_keeps_only_what_the_cut_needs():
     kept = check_weights(random_weights(0, 36), 6, "test")
     assert sorted(kept) == sorted(parameter_shapes(6))
+
+
+def test_a_features_only_pth_is_read_as_features(tmp_path):
+    """``torch.save(vgg19().features.state_dict())`` keys its arrays ``0.weight``, ``0.bias``, ...:
+    the same arrays as ``features.0.weight``, so they are accepted."""
+    from .conftest import require
+
+    require("torch")
+    import torch
+
+    from common.weights import load_weights, random_weights
+
+    weights = random_weights(3, 29)
+    torch.save({k.removeprefix("features."): torch.from_numpy(v) for k, v in weights.items()}, tmp_path / "f.pth")
+    loaded = load_weights(str(tmp_path / "f.pth"), 29)
+    assert loaded.keys() == weights.keys() and all(np.array_equal(loaded[k], weights[k]) for k in weights)

@@ -3,7 +3,9 @@ It is a different network from torchvision's (trained separately): same shapes, 
 from __future__ import annotations
 
 import contextlib
+import io
 import sys
+import warnings
 
 import numpy as np
 from mxnet import gluon
@@ -16,10 +18,14 @@ from common.errors import WeightsError
 def fetch(source: str = "gluon") -> dict[str, np.ndarray]:
     """Download through the Gluon model zoo (its own VGG-19, the only one it offers: ``gluon``)."""
     root = cache_dir() / "mxnet-model-zoo"
+    said = io.StringIO()
     try:
-        # MXNet's downloader prints its progress and retries on stdout; stdout is for results here.
-        with contextlib.redirect_stdout(sys.stderr):
+        # MXNet's downloader prints its progress and each retry on stdout: kept back, and shown
+        # (on stderr, stdout is for results here) only when the download worked.
+        with contextlib.redirect_stdout(said), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             net = vision.vgg19(pretrained=True, root=str(root))
+        sys.stderr.write(said.getvalue())
     except Exception as exc:  # MXNet's downloader raises several kinds of errors offline
         raise WeightsError(f"cannot download the Gluon model zoo's VGG-19 ({short_reason(exc)}); "
                            f"pass --weights FILE.npz, or use --weights random for a smoke run") from None

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +44,9 @@ def fetch(source: str = "imagenet") -> dict[str, np.ndarray]:
 
 def read_state_dict(path: Path) -> dict[str, np.ndarray]:
     """A ``state_dict`` saved by torch.save, loaded without running any pickled code."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    with warnings.catch_warnings():  # a refusal below says it in one line; torch's own warning would add two
+        warnings.simplefilter("ignore")
+        state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
         raise WeightsError(f"{path} holds a {type(state).__name__}, not a state_dict")
     return _features_only(state.get("state_dict", state))

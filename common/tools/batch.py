@@ -81,7 +81,7 @@ def check(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
     check_spec(args.weights)
     config_from(args, (300, 450), align_epsilon=args.align_adam_epsilon).blend(1)  # the options themselves (sizes are checked per pair)
     Execution(precision=args.precision, compile=args.compile).validate()
-    preflight.check_backend(args, load_backend(args.backend))  # a missing framework: before Ray, not in every worker
+    preflight.check_backend(args, load_backend(args.backend), "batch.py")  # a missing framework: before Ray, not in every worker
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items()) if k not in NOT_OPTIONS}
     return pairs, options
 

@@ -51,7 +51,6 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     folder = Path(args.report)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--report {folder} is a file; give a folder")
-    check_writable(folder / "report.md")
     check_spec(args.weights)
     paths = {"content": Path(args.content or sample_image("content")),
              "style": Path(args.style[0] if args.style else sample_image("style"))}  # the chapter's runs: one style
@@ -61,6 +60,9 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     last_layer = max(config.last_layer, max(recipes.D2L_MXNET.style_layers + recipes.D2L_MXNET.content_layers))
     backends = Backends(args, last_layer)
     left, right = backends.get(LEFT), backends.get(RIGHT)
+    if args.recipe == "d2l":
+        _check_d2l_weights(backends, args)
+    check_writable(folder / "report.md")  # after every other check: a refused run leaves no empty folder
 
     say(f"{left.framework} on {left.device} vs {right.framework} on {right.device}: every stage")
     rows = compare.stage_rows(left, right, content, style, config, args.seed)
@@ -123,7 +125,7 @@ def _trajectory_section(blocks, numbers, folder: Path, runs, config: TransferCon
         ref = by_backend[RIGHT].totals
         other = by_backend[LEFT].totals
         gap = relative_gap(other, ref)
-        marks = sorted({1, 2, min(10, len(gap)), len(gap)})
+        marks = sorted({m for m in (1, 2, 10, len(gap)) if m <= len(gap)})  # --steps 1 has one step only
         table.append([mode, by_backend[LEFT].first.get("total", float("nan")), by_backend[RIGHT].first.get("total", float("nan")),
                       by_backend[LEFT].last.get("total", float("nan")), by_backend[RIGHT].last.get("total", float("nan")),
                       ", ".join(f"step {m}: {render.fmt(float(gap[m - 1]))}" for m in marks), float(gap.max())])
@@ -148,6 +150,19 @@ def _pictures(blocks, numbers, folder: Path, images: dict, shown: str) -> None:
     blocks.append(render.Table(["run", "PSNR between the two outputs (dB)", "largest pixel difference (of 1)"],
                                [[m, values[m], largest_pixel_difference(x, y)] for m, (x, y) in images.items()]))
     numbers["psnr_db"] = values
+
+
+def _check_d2l_weights(backends: Backends, args) -> None:
+    """Each chapter tab's own pretrained weights, fetched before any work: without them the
+    chapter's two versions cannot be compared as written."""
+    if args.weights != "imagenet":
+        return
+    for name, recipe in (("torch", recipes.D2L_TORCH), ("mxnet", recipes.D2L_MXNET)):
+        try:
+            backends.get(name, recipe.weights)
+        except UserError as exc:
+            raise UserError(f"--recipe d2l runs each chapter tab with its own pretrained weights, and the {name} "
+                            f"tab's cannot be had: {exc}") from None
 
 
 def _d2l(backends: Backends, paths: dict, config: TransferConfig, args, say: Callable[[str], None]):

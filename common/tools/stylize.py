@@ -86,7 +86,7 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
     config.blend(len(styles))  # one weight per style, checked before any work
 
     backend_class = load_backend(args.backend)
-    preflight.check_backend(args, backend_class)
+    preflight.check_backend(args, backend_class, prog)
     ident = run_identity(args, config, backend_class.framework, content_path, style_paths)
     if resume is not None:
         checkpoint.check_same(saved, ident, args.resume)
