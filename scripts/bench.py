@@ -64,6 +64,10 @@ def build_parser() -> OneLineParser:
                    help="--quality: stop a method that has not reached the chapter's picture loss by CAP x its time")
     p.add_argument("--content", help="--quality: content photo (default: the chapter's rainier.jpg)")
     p.add_argument("--style", help="--quality: style painting (default: the chapter's autumn-oak.jpg)")
+    p.add_argument("--batch", type=whole, metavar="PAIRS",
+                   help="throughput instead: PAIRS pairs with run.py one after another, then batch.py with 1, 2 "
+                        "and 4 concurrent tasks (--sizes' first size, --batch-steps steps, --content/--style)")
+    p.add_argument("--batch-steps", type=whole, default=100, help="--batch: Adam steps per pair")
     p.add_argument("--json", metavar="FILE", help="write every number here")
     p.add_argument("--worker", nargs=2, metavar=("BACKEND", "HxW"), help=argparse.SUPPRESS)
     return p
@@ -77,10 +81,27 @@ def run(args: argparse.Namespace) -> int:
         work = bench.quality_worker if args.quality else bench.worker
         print(json.dumps(work(args.worker[0], size_arg(args.worker[1]), args, warn)))
         return 0
+    if args.batch:
+        return _batch(args, warn)
     numbers = bench.run_all(args, Path(__file__), warn)
     print(bench.quality_table(numbers["results"]) if args.quality else bench.table(numbers["results"]))
     if args.json:
         Path(args.json).write_text(json.dumps(numbers, indent=1))
+    return 0
+
+
+def _batch(args: argparse.Namespace, warn) -> int:
+    from common.samples import sample_image
+    from common.system import available_cores
+    from common.tools import bench_batch
+
+    content, style = Path(args.content or sample_image("content")), Path(args.style or sample_image("style"))
+    ray_seconds = bench_batch.ray_start_seconds(available_cores())
+    rows = [row for name in args.backends.split(",") for row in
+            bench_batch.measure(name, args.sizes[0], args.batch_steps, args.batch, (1, 2, 4), content, style, warn)]
+    print(bench_batch.table(rows, ray_seconds))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"ray_start_seconds": ray_seconds, "rows": rows}, indent=1))
     return 0
 
 

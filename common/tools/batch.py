@@ -196,7 +196,8 @@ def _record(pair: Pair, result: dict, row: dict, manifest: Manifest) -> str:
             save_image(np.asarray(result["image"], np.float32) / 255.0, pair.output)
         except OSError as exc:
             status, result = "failed", {**result, "reason": f"cannot write {pair.output}: {exc.strerror or exc}"}
-    fields = {k: result.get(k) for k in ("reason", "losses", "picture_loss", "seconds", "steps", "seconds_per_step")
+    fields = {k: result.get(k) for k in ("reason", "losses", "picture_loss", "seconds", "steps", "seconds_per_step",
+                                          "worker")
               if result.get(k) is not None}
     manifest.append({**row, "status": status, **fields, "finished": _now()})
     return status

@@ -61,6 +61,8 @@ class PairWorker:
         last = result.records[-1] if result.records else None
         out: dict[str, Any] = {
             "status": "failed" if result.stopped else "done", "seconds": seconds, "image": to_uint8(result.image),
+            "worker": {"pid": os.getpid(), "threads": self.backend.environment()["threads"],
+                       "build_seconds": self.build_seconds},
             "steps": len(result.records), "seconds_per_step": _finite(result.seconds_per_step),
             "losses": {k: getattr(last, k) for k in ("content", "style", "tv", "total")} if last else None,
             "picture_loss": result.picture.as_dict() if result.picture else None}
