@@ -24,12 +24,34 @@ def test_a_short_run_lowers_the_total_loss(backend, images):
     assert result.records[0].content == 0.0  # the image starts as the content image
 
 
-def test_records_follow_the_step_decay_schedule(backend, images):
-    config = TransferConfig(size=SIZE, schedule=Schedule(steps=7, lr=0.5, decay_every=3, decay_factor=0.5))
-    records = transfer(backend, *images, config).records
-    assert [r.step for r in records] == list(range(1, 8))
-    assert [r.lr for r in records] == [0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
-    assert all(r.seconds > 0 for r in records)
+class Watched:
+    """Wraps a backend and keeps the image each step starts from."""
+
+    def __init__(self, inner):
+        self._inner = inner
+        self.images: list[np.ndarray] = []
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+    def step(self):
+        self.images.append(self._inner.image())
+        return self._inner.step()
+
+
+def test_the_framework_s_optimizer_takes_the_decayed_rate(backend, images):
+    """The schedule's rate must reach the framework's optimizer, from the right update: decayed
+    a millionfold after two updates, the image must stop moving at the third. (Adam moves each
+    pixel by at most about 3.2 x its rate, and by exactly the rate at the first update.)"""
+    lr, factor = 0.3, 1e-6
+    watched = Watched(backend)
+    config = TransferConfig(size=SIZE, schedule=Schedule(steps=4, lr=lr, decay_every=2, decay_factor=factor))
+    records = transfer(watched, *images, config).records
+    assert [r.step for r in records] == [1, 2, 3, 4] and all(r.seconds > 0 for r in records)
+    assert [r.lr for r in records] == pytest.approx([lr, lr, lr * factor, lr * factor])  # what the log says
+    moves = [np.abs(after - before).max() for before, after in zip(watched.images, watched.images[1:])]
+    assert moves[0] == pytest.approx(lr, rel=1e-3) and moves[1] > 0.1 * lr  # updates 1 and 2: the full rate
+    assert moves[2] < 3.2 * lr * factor  # update 3: the decayed rate, in the framework's optimizer
 
 
 def test_weights_scale_their_terms(backend, images):
