@@ -55,8 +55,10 @@ class Schedule:
     decay_every: int = 50
     decay_factor: float = 0.8
 
-    def lr_at(self, step: int) -> float:
-        return self.lr * self.decay_factor ** (step // self.decay_every)
+    def lr_at(self, step: int, start: float | None = None) -> float:
+        """The rate of 0-based update ``step`` at one size, decaying from ``start`` (the schedule's
+        own rate unless a coarse-to-fine size starts elsewhere)."""
+        return (self.lr if start is None else start) * self.decay_factor ** (step // self.decay_every)
 
 
 @dataclass(frozen=True)

@@ -263,7 +263,7 @@ def _run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config:
     lr0 = config.schedule.lr if stepper.scale == 1 else config.scales.lr
 
     def rate(step: int) -> float:
-        return lr0 * schedule.decay_factor ** (step // schedule.decay_every)
+        return schedule.lr_at(step, lr0)
 
     lr = rate(done)  # a resumed run starts with the rate the stopped one had reached
     backend.start(init, targets, config.weights, config.adam, lr, state)

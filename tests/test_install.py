@@ -12,7 +12,10 @@ from packaging.requirements import Requirement
 from common import registry
 from common.errors import BackendUnavailable
 
-tomllib = pytest.importorskip("tomllib")  # Python 3.11+; pytest itself brings packaging
+try:
+    import tomllib  # Python 3.11+
+except ImportError:  # 3.9 and 3.10: the same parser, as pip vendors it
+    from pip._vendor import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
