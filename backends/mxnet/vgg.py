@@ -58,3 +58,10 @@ class FeatureTaps(gluon.HybridBlock):
             if index == last:
                 break
         return [taken[i] for i in self.layers]
+
+    def hybridize_alone(self, **flags) -> None:
+        """One cached graph for this block only. Gluon's hybridize() also hybridizes every child,
+        which would turn each layer of the shared ``features`` into a graph of its own (with
+        ``flags``' static memory) wherever they run outside this block, as the targets do."""
+        self.hybridize(**flags)
+        self.features.hybridize(False)  # a child's flag is ignored inside its parent's graph
