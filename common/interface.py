@@ -92,6 +92,12 @@ class StyleBackend(ABC):
     def reset_device_memory_peak(self) -> None:
         """Start a new peak for ``device_memory_peak``."""
 
+    @classmethod
+    def free_device_memory_gib(cls) -> Optional[float]:
+        """GiB free on the GPU this backend would use, asked before anything is built (the memory
+        check); None where there is no GPU or the framework cannot say."""
+        return None
+
     # -- what only a backend's framework can do, asked for through the registry ------------
     @classmethod
     def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:

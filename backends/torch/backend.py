@@ -67,6 +67,16 @@ class TorchBackend(StyleBackend):
         devices.reset_memory_peak(self._device)
 
     @classmethod
+    def free_device_memory_gib(cls) -> Optional[float]:
+        if not torch.cuda.is_available():
+            return None
+        try:
+            free, _total = torch.cuda.mem_get_info(0)  # the whole device's free bytes, as the driver counts them
+        except RuntimeError:
+            return None
+        return free / 2**30
+
+    @classmethod
     def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
         return pretrained.fetch(source)
 
