@@ -3,6 +3,7 @@
 
     python scripts/bench.py                          # every backend, 150x225 and 300x450
     python scripts/bench.py --backends torch --sizes 300x450 --steps 10 --json bench.json
+    python scripts/bench.py --memory                 # re-measure and re-fit common/memory.py
 
 Each (backend, size) runs in its own process, so that peak memory is its own and one
 framework's thread settings cannot slow the other (they share the OpenMP runtime). Prints a
@@ -24,7 +25,7 @@ if str(ROOT) not in sys.path:  # runnable from a clone without installing the pa
     sys.path.insert(0, str(ROOT))
 
 from common.config import MIN_SIDE  # noqa: E402
-from common.registry import backend_names  # noqa: E402
+from common.registry import available, backend_names  # noqa: E402
 from common.tools import bench  # noqa: E402
 from common.tools.cli import OneLineParser, whole  # noqa: E402
 from common.tools.exits import run_main  # noqa: E402
@@ -68,6 +69,9 @@ def build_parser() -> OneLineParser:
                    help="throughput instead: PAIRS pairs with run.py one after another, then batch.py with 1, 2 "
                         "and 4 concurrent tasks (--sizes' first size, --batch-steps steps, --content/--style)")
     p.add_argument("--batch-steps", type=whole, default=100, help="--batch: Adam steps per pair")
+    p.add_argument("--memory", action="store_true",
+                   help="the memory check's model instead: peak memory of run.py at several sizes per backend, "
+                        "optimizer and precision, and the fitted coefficients common/memory.py keeps")
     p.add_argument("--json", metavar="FILE", help="write every number here")
     p.add_argument("--worker", nargs=2, metavar=("BACKEND", "HxW"), help=argparse.SUPPRESS)
     return p
@@ -83,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.batch:
         return _batch(args, warn)
+    if args.memory:
+        return _memory(args, warn)
     numbers = bench.run_all(args, Path(__file__), warn)
     print(bench.quality_table(numbers["results"]) if args.quality else bench.table(numbers["results"]))
     if args.json:
@@ -102,6 +108,29 @@ def _batch(args: argparse.Namespace, warn) -> int:
     print(bench_batch.table(rows, ray_seconds))
     if args.json:
         Path(args.json).write_text(json.dumps({"ray_start_seconds": ray_seconds, "rows": rows}, indent=1))
+    return 0
+
+
+def _memory(args: argparse.Namespace, warn) -> int:
+    from dataclasses import asdict
+
+    from common.tools import memory_fit
+
+    names = []
+    for name in filter(None, (n.strip() for n in args.backends.split(","))):
+        ok, reason = available(name)
+        if ok:
+            names.append(name)
+        else:
+            warn(f"skipping {name}: {reason}")
+    measured = memory_fit.measure_all(
+        names, report=lambda m: warn(f"{m.backend} {m.optimizer} {m.precision} {m.size[0]}x{m.size[1]} "
+                                     f"style x{m.style_scale:g}: peak {m.peak_gib:.3f} GiB"))
+    training, targets = memory_fit.fit_all(measured)
+    print(memory_fit.residuals_text(measured, training, targets))
+    print(memory_fit.coefficients_text(training, targets))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(m) for m in measured], indent=1))
     return 0
 
 
