@@ -18,7 +18,8 @@ from ..config import Execution, TransferConfig
 from ..images import image_size, load_rgb, save_image
 from ..registry import load_backend
 from ..samples import sample_image
-from ..transfer import Resumable, StepRecord, TransferResult, transfer
+from ..memory import check_memory
+from ..transfer import Resumable, StepRecord, TransferResult, style_size, transfer
 from ..weights import load_weights
 from . import preflight
 from .cli import config_from
@@ -87,6 +88,14 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
 
     backend_class = load_backend(args.backend)
     preflight.check_backend(args, backend_class, prog)
+    # The memory the run will need, from a model fitted to measured peaks, against what is free:
+    # refused now, naming the largest size that fits, instead of killed later.
+    device = "gpu" if args.device == "gpu" or (args.device == "auto" and backend_class.gpu_status().usable) else "cpu"
+    largest_style = max(h * w for h, w in (style_size(s, config.size, config) for s in styles))
+    check_memory(args.backend, config.size, scales=config.scales, optimizer=config.optimizer, precision=args.precision,
+                 device=device, style_ratio=largest_style / (config.size[0] * config.size[1]),
+                 max_memory=args.max_memory, backend_class=backend_class, size_spec=args.size,
+                 content_size=image_size(content))
     ident = run_identity(args, config, backend_class.framework, content_path, style_paths)
     if resume is not None:
         checkpoint.check_same(saved, ident, args.resume)
