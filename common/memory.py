@@ -45,18 +45,22 @@ class Coefficients:
 # ru_maxrss; long edges 100-1200 at 2:3, the targets' runs with --style-scale 3-4), on a 2-core
 # AMD EPYC with MXNet 1.9.1 (oneDNN) and PyTorch 2.14.1. Every fitted point was within 6.1 % of
 # its measurement. Keyed (backend, optimizer, precision) and, for targets, (backend, precision).
+# PyTorch's bases are those fits plus TORCH_SPREAD: the same wheels, freshly installed by .ci/run,
+# left 0.29 GiB more of torch's shared libraries resident (import torch alone: 1.10 vs 0.81 GiB),
+# so the base is set between the two installs.
+TORCH_SPREAD = 0.15
 TRAINING: dict[tuple[str, ...], Coefficients] = {
     ("mxnet", "adam", "fp32"): Coefficients(0.41, 5305),
     ("mxnet", "lbfgs", "fp32"): Coefficients(0.388, 5891),
-    ("torch", "adam", "bf16"): Coefficients(0.925, 2249),
-    ("torch", "adam", "fp32"): Coefficients(0.889, 2590),
-    ("torch", "lbfgs", "bf16"): Coefficients(0.929, 3250),
-    ("torch", "lbfgs", "fp32"): Coefficients(0.911, 3715),
+    ("torch", "adam", "bf16"): Coefficients(0.925 + TORCH_SPREAD, 2249),
+    ("torch", "adam", "fp32"): Coefficients(0.889 + TORCH_SPREAD, 2590),
+    ("torch", "lbfgs", "bf16"): Coefficients(0.929 + TORCH_SPREAD, 3250),
+    ("torch", "lbfgs", "fp32"): Coefficients(0.911 + TORCH_SPREAD, 3715),
 }
 TARGETS: dict[tuple[str, ...], Coefficients] = {
     ("mxnet", "fp32"): Coefficients(0.479, 1064),
-    ("torch", "bf16"): Coefficients(0.808, 1015),
-    ("torch", "fp32"): Coefficients(0.819, 1001),
+    ("torch", "bf16"): Coefficients(0.808 + TORCH_SPREAD, 1015),
+    ("torch", "fp32"): Coefficients(0.819 + TORCH_SPREAD, 1001),
 }
 
 # GPU: UNMEASURED (no GPU was at hand). Assumed: the framework's arrays take on the device what
