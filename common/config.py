@@ -22,6 +22,15 @@ MAX_STYLE_SCALE = 4.0  # a style 4x the content's long edge already costs 16x it
 
 MIN_SIDE = 32  # below this, relu5_1 (after four 2x2 pools) would have under 2x2 positions
 
+# Far beyond any size that fits in memory (the memory check refuses long before: 16384 x 16384
+# already needs hundreds of GiB), but it keeps absurd numbers from overflowing the arithmetic
+# of sizes and estimates before that check can name the largest size that fits.
+MAX_SIDE = 2**16
+
+# Coarse to fine: the smallest size at most 1024 times smaller than the result. 32 x 1024 pixels
+# is beyond MAX_SIDE's memory, so any further size would be MIN_SIDE again, repeated.
+MAX_SHRINK = 1024
+
 
 @dataclass(frozen=True)
 class LossWeights:
@@ -150,6 +159,8 @@ class TransferConfig:
         height, width = self.size
         if min(height, width) < MIN_SIDE:
             raise ConfigError(f"--size {height} {width} is too small: both sides must be at least {MIN_SIDE} pixels")
+        if max(height, width) > MAX_SIDE:
+            raise ConfigError(f"--size {height} {width} is too large: no side may exceed {MAX_SIDE} pixels")
         if not self.content_layers or not self.style_layers:
             raise ConfigError("name at least one content layer and one style layer")
         s = self.schedule
@@ -178,6 +189,12 @@ class TransferConfig:
             raise ConfigError(f"--scales must be a positive whole number, not {c.count}")
         if not math.isfinite(c.factor) or c.factor <= 1:
             raise ConfigError(f"--scale-factor must be a finite number > 1, not {c.factor}")
+        most = 1 + math.floor(math.log(MAX_SHRINK) / math.log(c.factor) + 1e-9)  # logs: no overflow
+        if c.count > most:
+            raise ConfigError(f"--scales {c.count} with --scale-factor {c.factor:g}: the smallest size would be "
+                              f"{c.factor:g}^{c.count - 1} times smaller than the result, more than the {MAX_SHRINK} "
+                              f"allowed (sizes beyond it are all {MIN_SIDE} pixels): use at most {most} "
+                              f"scale{'s' if most > 1 else ''}")
         if c.steps < 1:
             raise ConfigError(f"--scale-steps must be a positive whole number, not {c.steps}")
         _positive("--scale-lr", c.lr)

@@ -8,10 +8,12 @@ which differs by up to 135/255 per pixel on the sample photo.)
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -52,17 +54,42 @@ def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """The whole file as (height, width, 3) uint8 RGB, upright: resized later, once per size used."""
+    path = _existing_file(path)
+    with _reading(path):
+        with Image.open(path) as img:
+            img = ImageOps.exif_transpose(img)
+            return np.asarray(to_rgb(img), dtype=np.uint8)
+
+
+def check_image_file(path: str | os.PathLike[str]) -> Path:
+    """Refuse now what :func:`load_rgb` would refuse from the header alone (missing, a folder,
+    empty, not an image, a decompression bomb): nothing is decoded, so it costs a millisecond."""
+    path = _existing_file(path)
+    with _reading(path):
+        with Image.open(path):  # reads the header only; Pillow's bomb guard runs here
+            pass
+    return path
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     if not path.exists():
         raise ImageError(f"image not found: {path}")
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image file")
+    if path.stat().st_size == 0:
+        raise ImageError(f"{path} is empty (0 bytes), not an image")
+    return path
+
+
+@contextlib.contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Whatever Pillow raises on a bad file, as one ImageError line."""
     try:
         with warnings.catch_warnings():
+            # Pillow only warns between its limit and twice it; here the limit is a refusal.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img = ImageOps.exif_transpose(img)
-                return np.asarray(to_rgb(img), dtype=np.uint8)
+            yield
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image Pillow can read") from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
@@ -111,23 +138,31 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
-def check_writable(path: str | os.PathLike[str]) -> Path:
-    """Fail now, before any work, if ``path`` could not be written later; creates its folder."""
+def check_writable(path: str | os.PathLike[str], create: bool = True) -> Path:
+    """Fail now, before any work, if ``path`` could not be written later. ``create``: make its
+    folder now; otherwise probe the nearest folder that exists, so a refused run leaves none."""
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
     folder = path.parent
+    probe = folder
+    if not create:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if not probe.is_dir():
+            raise ImageError(f"cannot write to folder {folder}: {probe} is a file, not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".write-test-"):
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=probe, prefix=".write-test-"):
             pass
     except OSError as exc:
         raise ImageError(f"cannot write to folder {folder}: {exc.strerror or exc}") from None
     return path
 
 
-def check_image_path(path: str | os.PathLike[str]) -> Path:
-    """An output path whose extension Pillow can save, in a writable folder."""
+def check_image_path(path: str | os.PathLike[str], create: bool = True) -> Path:
+    """An output path whose extension Pillow can save, in a writable folder (see check_writable)."""
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
@@ -137,7 +172,7 @@ def check_image_path(path: str | os.PathLike[str]) -> Path:
         raise ImageError(f"cannot save {path}: unknown image extension {ext or '(none)'}; use .png or .jpg")
     if Image.registered_extensions()[ext] not in Image.SAVE:  # Pillow reads .psd, for one, but cannot write it
         raise ImageError(f"cannot write {ext} files: Pillow reads them but has no writer; use .png or .jpg")
-    return check_writable(path)
+    return check_writable(path, create)
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:

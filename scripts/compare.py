@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
     sys.path.insert(0, str(ROOT))
 
-from common.tools.cli import OneLineParser, add_transfer_options, whole  # noqa: E402
+from common.tools.cli import OneLineParser, add_transfer_options, real, whole  # noqa: E402
 from common.tools.exits import run_main  # noqa: E402
 from common.tools.compare_report import write_report  # noqa: E402
 
@@ -31,6 +31,8 @@ def build_parser() -> OneLineParser:
     p.add_argument("--report", default="comparison", help="folder the report is written to")
     add_transfer_options(p, size=(150, 225), steps=100)
     p.add_argument("--timing-steps", type=whole, default=5, help="synchronised steps timed per backend")
+    p.add_argument("--max-memory", type=real, metavar="GiB",
+                   help="memory each backend's run may use, instead of what the machine has free now (as run.py's)")
     return p
 
 

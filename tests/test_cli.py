@@ -13,7 +13,7 @@ from PIL import Image
 
 from common.tools.exits import DIVERGED
 
-from .conftest import gpu_usable, require, synthetic_image
+from .conftest import require, synthetic_image
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "scripts" / "run.py"
@@ -79,16 +79,6 @@ def test_missing_default_images_offline_say_what_to_pass(files):
     assert proc.stderr.strip().count("\n") == 0 and "pass --content FILE" in proc.stderr
 
 
-def test_gpu_request_without_gpu_is_a_clear_error(files, backend_name):
-    if gpu_usable(backend_name)[0]:
-        pytest.skip("a GPU is usable here")
-    tmp, content, style = files
-    proc = run_cli("--backend", backend_name, "--device", "gpu", "--content", content, "--style", style,
-                   "--weights", "random", "--size", 32, 32, "--output", tmp / "o.png", cwd=tmp)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
-    assert "--device gpu" in proc.stderr and "Traceback" not in proc.stderr
-
-
 def test_a_framework_that_fails_to_import_is_one_line(files, tmp_path):
     tmp, content, style = files
     fake = tmp_path / "fake"
@@ -108,14 +98,6 @@ def test_help_lists_every_option(tmp_path):
                  "--style-layers", "--weights", "--device", "--seed", "--log", "--plot", "--save-every",
                  "--align-adam-epsilon", "--precision", "--compile"):
         assert flag in proc.stdout
-
-
-def test_mxnet_bf16_is_refused_in_one_line(files):
-    require("mxnet")
-    tmp, content, style = files
-    proc = run_cli("--backend", "mxnet", "--precision", "bf16", "--content", content, "--style", style,
-                   "--weights", "random", "--size", 32, 32, "--device", "cpu", "--output", tmp / "o.png", cwd=tmp)
-    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0 and "fp32 only" in proc.stderr
 
 
 def test_torch_bf16_end_to_end(files):

@@ -4,9 +4,10 @@ status 2."""
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Sequence
 
-from ..config import COLOR_MODES, INITS, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
+from ..config import COLOR_MODES, INITS, MAX_SIDE, MIN_SIDE, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING, AdamSettings, LossWeights, Schedule, Scales, TransferConfig
 from ..errors import ConfigError, UserError
 from ..images import fit_long_edge
 from ..layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, LAYER_NAMES, parse_layers
@@ -44,7 +45,12 @@ def whole(text: str) -> int:
 
 
 def real(text: str) -> float:
-    return _number(float, text, "a number")
+    """A finite number: every real-valued option is a rate, weight, factor or amount, for which
+    NaN or infinity (also what "1e400" parses to) could only fail later, after work was done."""
+    value = _number(float, text, "a number")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
 
 
 def layers(text: str) -> tuple[int, ...]:
@@ -116,8 +122,9 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (30
 def result_size(spec: Sequence[int], content: tuple[int, int]) -> tuple[int, int]:
     """``--size N`` (long edge, the content's aspect ratio) or ``--size H W``, as (height, width)."""
     if len(spec) == 1:
-        if spec[0] < 1:
-            raise ConfigError(f"--size {spec[0]}: the long edge must be a positive whole number")
+        if not MIN_SIDE <= spec[0] <= MAX_SIDE:
+            raise ConfigError(f"--size {spec[0]}: the long edge must be a whole number of pixels from {MIN_SIDE} "
+                              f"to {MAX_SIDE}")
         return fit_long_edge(content, spec[0])
     if len(spec) == 2:
         return int(spec[0]), int(spec[1])

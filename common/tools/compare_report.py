@@ -8,14 +8,18 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Optional
 
+import numpy as np
+
 from ..config import Execution, TransferConfig
 from ..errors import UserError
 from ..images import check_writable, image_size, load_rgb, save_image
 from ..interface import StyleBackend
+from ..memory import check_memory
 from ..registry import load_backend
 from ..samples import sample_image
-from ..weights import check_spec, load_weights
-from . import compare, plots, recipes, render
+from ..transfer import style_size
+from ..weights import load_weights
+from . import compare, plots, preflight, recipes, render
 from .cli import config_from
 from .measure import largest_pixel_difference, machine, psnr, relative_gap
 
@@ -46,12 +50,7 @@ class Backends:
 
 def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Path]:
     """Measure everything ``args`` asks for and write the report; returns the files written."""
-    if args.timing_steps < 1:
-        raise UserError(f"--timing-steps must be a positive whole number, not {args.timing_steps}")
-    folder = Path(args.report)
-    if folder.exists() and not folder.is_dir():
-        raise UserError(f"--report {folder} is a file; give a folder")
-    check_spec(args.weights)
+    folder = preflight.check_compare(args)  # numbers, files and the folder, before any download
     paths = {"content": Path(args.content or sample_image("content")),
              "style": Path(args.style[0] if args.style else sample_image("style"))}  # the chapter's runs: one style
     content = load_rgb(paths["content"])
@@ -59,6 +58,7 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     config = config_from(args, image_size(content))
     last_layer = max(config.last_layer, max(recipes.D2L_MXNET.style_layers + recipes.D2L_MXNET.content_layers))
     backends = Backends(args, last_layer)
+    _check_memory(backends, args, config, content, style)
     left, right = backends.get(LEFT), backends.get(RIGHT)
     if args.recipe == "d2l":
         _check_d2l_weights(backends, args)
@@ -150,6 +150,18 @@ def _pictures(blocks, numbers, folder: Path, images: dict, shown: str) -> None:
     blocks.append(render.Table(["run", "PSNR between the two outputs (dB)", "largest pixel difference (of 1)"],
                                [[m, values[m], largest_pixel_difference(x, y)] for m, (x, y) in images.items()]))
     numbers["psnr_db"] = values
+
+
+def _check_memory(backends: Backends, args, config: TransferConfig, content: np.ndarray, style: list) -> None:
+    """What run.py checks before any work, for each backend: it can run here, and a run of this
+    size fits in the memory that is free (both are built, and each runs the same sizes)."""
+    largest_style = max(h * w for h, w in (style_size(s, config.size, config) for s in style))
+    for name, cls in backends.classes.items():
+        preflight.check_capabilities(args, cls)
+        device = "gpu" if args.device == "gpu" or (args.device == "auto" and cls.gpu_status().usable) else "cpu"
+        check_memory(name, config.size, scales=config.scales, optimizer=config.optimizer, device=device,
+                     style_ratio=largest_style / (config.size[0] * config.size[1]), backend_class=cls,
+                     max_memory=args.max_memory, size_spec=args.size, content_size=image_size(content))
 
 
 def _check_d2l_weights(backends: Backends, args) -> None:

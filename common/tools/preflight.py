@@ -1,22 +1,42 @@
 """The checks a run makes before any real work: everything that can be known from the command
 line, the files named and the environment is checked before an image is decoded, a framework
-imported or a weight downloaded, so a mistake costs a second, not a download or a run."""
+imported or a weight downloaded, so a mistake costs a second, not a download or a run.
+
+Order matters: numbers first, then the files read, then the paths written, so that a refused
+run creates nothing (only --log's folder is made, last: the log is opened as a plain file)."""
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from pathlib import Path
+from typing import Iterable, Optional
 
+from ..config import TransferConfig
 from ..errors import UserError
-from ..images import check_image_path, check_writable
+from ..images import check_image_file, check_image_path, check_writable
 from ..interface import StyleBackend
-from ..weights import check_spec
+from ..weights import SOURCES, check_spec
+from .cli import config_from
 
 
 def _whole_at_least(flag: str, value: int, low: int, meaning: str = "") -> None:
     if value < low:
         raise UserError(f"{flag} must be a whole number >= {low}{meaning}, not {value}")
+
+
+def _positive_real(flag: str, value: float, unit: str = "number") -> None:
+    if not (math.isfinite(value) and value > 0):
+        raise UserError(f"{flag} must be a positive {unit}, not {value}")
+
+
+def _no_empty_names(args: argparse.Namespace, names: Iterable[str]) -> None:
+    """An empty file name would silently mean "not given" (the sample image downloaded instead)."""
+    for name in names:
+        value = getattr(args, name, None)
+        if value == "" or (isinstance(value, list) and "" in value):
+            raise UserError(f"--{name.replace('_', '-')} is an empty file name")
 
 
 def check_plot_path(path: str) -> Path:
@@ -28,41 +48,125 @@ def check_plot_path(path: str) -> Path:
     if target.suffix.lower().lstrip(".") not in formats and not target.is_dir():
         raise UserError(f"--plot {target}: matplotlib cannot write {target.suffix or 'a file without an extension'}; "
                         f"use one of .{', .'.join(sorted(formats))}")
-    return check_writable(target)
+    return check_writable(target, create=False)
+
+
+def check_settings(args: argparse.Namespace) -> TransferConfig:
+    """Every number of the transfer options, before any image is read or downloaded. The content's
+    size is not known yet: ``--size N`` is checked as N x N here, and again at the content's aspect
+    ratio once it is read."""
+    config = config_from(args, content=(1, 1))  # --size N of a 1 x 1 stand-in: N x N
+    config.blend(len(args.style) if args.style else 1)
+    return config
+
+
+def check_inputs(args: argparse.Namespace) -> None:
+    """The content and style files given, from their headers: missing, a folder, empty, not an
+    image, a decompression bomb. (Truncated pixel data shows only when decoded, before any work.)"""
+    for path in ([args.content] if args.content else []) + list(args.style or []):
+        check_image_file(path)
+
+
+def _key(path: str) -> str:
+    return os.path.normcase(os.path.realpath(os.path.expanduser(path)))
+
+
+def check_distinct(args: argparse.Namespace) -> None:
+    """No file is written twice, and no file read is overwritten: a --checkpoint may be the file
+    --resume reads (the run then goes on keeping it), nothing else may be shared."""
+    writes = [(flag, getattr(args, flag.lstrip("-").replace("-", "_"), None))
+              for flag in ("--output", "--plot", "--log", "--checkpoint")]
+    reads = [("--content", args.content), *(("--style", s) for s in args.style or []),
+             ("--weights", None if args.weights in SOURCES else args.weights), ("--resume", getattr(args, "resume", None))]
+    seen: dict[str, str] = {}
+    for flag, path in writes:
+        if not path:
+            continue
+        key = _key(path)
+        if key in seen:
+            raise UserError(f"{flag} {path} is also {seen[key]}: give each file its own name")
+        seen[key] = flag
+    for flag, path in reads:
+        if path and _key(path) in seen:
+            writer = seen[_key(path)]
+            if (writer, flag) != ("--checkpoint", "--resume"):
+                raise UserError(f"{writer} {path} is the {flag} file: writing it would destroy what the run reads")
 
 
 def check_run(args: argparse.Namespace) -> None:
     """run.py's options, files and paths; raises UserError (one line) on the first problem."""
+    _no_empty_names(args, ("content", "style", "output", "plot", "log", "checkpoint", "resume", "weights"))
     _whole_at_least("--save-every", args.save_every, 0, " (0: never)")
     _whole_at_least("--checkpoint-every", args.checkpoint_every, 1)
-    if args.max_memory is not None and not (math.isfinite(args.max_memory) and args.max_memory > 0):
-        raise UserError(f"--max-memory must be a positive number of GiB, not {args.max_memory}")
-    check_image_path(args.output)
+    if args.max_memory is not None:
+        _positive_real("--max-memory", args.max_memory, "number of GiB")
+    check_settings(args)
+    check_spec(args.weights)
+    check_inputs(args)
+    check_distinct(args)
+    check_image_path(args.output, create=False)  # snapshots go beside it, with its extension
     if args.plot:
         check_plot_path(args.plot)
-    if args.log:
-        check_writable(args.log)
     if args.checkpoint:
-        check_writable(args.checkpoint)
+        check_writable(args.checkpoint, create=False)
+    if args.log:
+        check_writable(args.log)  # last: it makes the log's folder
+
+
+def check_compare(args: argparse.Namespace) -> Path:
+    """compare.py's options, files and report folder (not created); returns the folder."""
+    _no_empty_names(args, ("content", "style", "report", "weights"))
+    _whole_at_least("--timing-steps", args.timing_steps, 1)
+    if args.max_memory is not None:
+        _positive_real("--max-memory", args.max_memory, "number of GiB")
+    check_settings(args)
     check_spec(args.weights)
+    check_inputs(args)
+    folder = Path(args.report)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--report {folder} is a file; give a folder")
+    check_writable(folder / "report.md", create=False)
+    return folder
 
 
-def check_backend(args: argparse.Namespace, backend_class: type[StyleBackend], prog: str = "run.py") -> None:
-    """What the chosen backend can do, asked of its class before it is built (and before any
-    weights are downloaded); options that would change nothing are warned about."""
+def check_bench(args: argparse.Namespace) -> None:
+    """bench.py's options, before a worker process is started or a sample image downloaded."""
+    _no_empty_names(args, ("content", "style", "json"))
+    _whole_at_least("--steps", args.steps, 1)
+    _whole_at_least("--warmup", args.warmup, 0)
+    _whole_at_least("--quality-steps", args.quality_steps, 1)
+    _whole_at_least("--batch-steps", args.batch_steps, 1)
+    if args.batch is not None:
+        _whole_at_least("--batch", args.batch, 1, " (pairs)")
+    _positive_real("--cap", args.cap)
+    for path in filter(None, (args.content, args.style)):
+        check_image_file(path)
+    if args.json:
+        check_writable(args.json, create=False)
+
+
+def check_capabilities(args: argparse.Namespace, backend_class: type[StyleBackend]) -> None:
+    """Options the chosen backend cannot honour, asked of its class before it is built (and
+    before any weights are downloaded)."""
     name = backend_class.name
-    if args.precision not in backend_class.precisions:
-        raise UserError(f"--precision {args.precision}: the {name} backend runs {', '.join(backend_class.precisions)} "
+    precision: Optional[str] = getattr(args, "precision", "fp32")
+    if precision not in backend_class.precisions:
+        raise UserError(f"--precision {precision}: the {name} backend runs {', '.join(backend_class.precisions)} "
                         f"only (see the README's Speed section)")
-    if args.compile and not backend_class.compiles:
+    if getattr(args, "compile", False) and not backend_class.compiles:
         raise UserError(f"--compile: the {name} backend has no compile step (its blocks are hybridized already)")
     if args.device == "gpu":
         status = backend_class.gpu_status()
         if not status.usable:
             raise UserError(f"--device gpu: {backend_class.framework} cannot use a GPU here: {status.detail}")
+
+
+def check_backend(args: argparse.Namespace, backend_class: type[StyleBackend], prog: str = "run.py") -> None:
+    """:func:`check_capabilities`, then one warning line for each option that would change nothing."""
+    check_capabilities(args, backend_class)
     if args.seed != 0 and args.weights != "random" and getattr(args, "init", "content") != "noise":
         print(f"{prog}: warning: --seed {args.seed} changes nothing: it seeds only --weights random and --init noise",
               file=sys.stderr)
     if getattr(args, "align_adam_epsilon", False) and backend_class.adam_epsilon == "corrected":
-        print(f"{prog}: warning: --align-adam-epsilon changes nothing on {name}: its Adam already adds epsilon "
-              f"as the aligned form does", file=sys.stderr)
+        print(f"{prog}: warning: --align-adam-epsilon changes nothing on {backend_class.name}: its Adam already adds "
+              f"epsilon as the aligned form does", file=sys.stderr)
