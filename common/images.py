@@ -9,8 +9,10 @@ which differs by up to 135/255 per pixel on the sample photo.)
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
+import threading
 import warnings
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +28,10 @@ from .files import atomic_path
 # 2**28 = 268 Mpx (16384 x 16384) admits them and costs at most 805 MB decoded. Above it the
 # file is refused outright (Pillow would only warn up to twice its limit).
 Image.MAX_IMAGE_PIXELS = 2**28
+
+# Pillow logs some refusals before raising them ("More samples per pixel than can be decoded");
+# with no handler Python would print them as extra stderr lines beside the one-line error.
+logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -83,11 +89,38 @@ def _existing_file(path: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
+def _c_library_quiet() -> Iterator[None]:
+    """File descriptor 2 sent to a scratch file for the duration: libtiff prints its complaints
+    about a damaged file ("Using code not yet in table.") straight to it, past Python's stderr.
+    One thread at a time: two interleaved swaps could leave descriptor 2 on a scratch file."""
+    with _FD2_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no stderr at all: nothing to keep quiet
+            yield
+            return
+        try:
+            with tempfile.TemporaryFile() as scratch:
+                os.dup2(scratch.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+        finally:
+            os.close(saved)
+
+
+_FD2_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
 def _reading(path: Path) -> Iterator[None]:
-    """Whatever Pillow raises on a bad file, as one ImageError line."""
+    """Whatever Pillow raises on a bad file, as one ImageError line, and nothing else on stderr."""
     try:
-        with warnings.catch_warnings():
-            # Pillow only warns between its limit and twice it; here the limit is a refusal.
+        with warnings.catch_warnings(), _c_library_quiet():
+            # A damaged file's metadata warnings ("Tag data larger than file") would add lines to
+            # stderr; Pillow only warns between its pixel limit and twice it: here that is a refusal.
+            warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             yield
     except UnidentifiedImageError:
@@ -95,7 +128,9 @@ def _reading(path: Path) -> Iterator[None]:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise ImageError(f"{path} has more pixels than the {Image.MAX_IMAGE_PIXELS:,} this program decodes "
                          f"(a guard against decompression bombs); resize it first") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except MemoryError:
+        raise  # out of memory, not a bad file: the caller's one line says so
+    except Exception as exc:  # a damaged file raises whatever its decoder raises (OSError, SyntaxError, TypeError...)
         raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
 
 

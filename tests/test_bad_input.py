@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import importlib.util
+import io
 import pickle
 import re
 import struct
@@ -213,12 +214,13 @@ BAD = {
 }
 
 
-def call(module, argv, capsys) -> tuple[int, list[str]]:
+def call(module, argv, capture) -> tuple[int, list[str]]:
+    """``module.main(argv)``'s status and its non-empty stderr lines (``capture``: capsys or capfd)."""
     try:
         status = module.main([str(a) for a in argv])
     except SystemExit as exc:  # argparse's own refusals
         status = exc.code
-    err = capsys.readouterr().err
+    err = capture.readouterr().err
     assert "Traceback" not in err
     return status, [line for line in err.splitlines() if line.strip()]
 
@@ -244,6 +246,20 @@ def test_run_refuses_bad_input_in_one_line(tmp, case, capsys, monkeypatch):
     assert status == 2 and len(lines) == 1, lines
     assert lines[0].startswith("run.py: error: ") and words in lines[0], lines[0]
     assert tree(tmp) == before  # nothing written touched, nothing created, no cache, no pickled code run
+
+
+def test_a_damaged_tiff_is_one_line_even_where_libtiff_prints_its_own(tmp, capfd, monkeypatch):
+    """libtiff writes "Using code not yet in table." to file descriptor 2 itself, past sys.stderr."""
+    saved = io.BytesIO()
+    Image.open(tmp / "content.png").save(saved, format="TIFF", compression="tiff_lzw")
+    damaged = bytearray(saved.getvalue())
+    damaged[8] ^= 0xFF  # the first byte of the LZW stream
+    (tmp / "damaged.tif").write_bytes(damaged)
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
+    status, lines = call(RUN, ["--content", tmp / "damaged.tif", "--style", tmp / "style.png", "--weights", "random",
+                               "--output", tmp / "out.png", "--size", 32, 32, "--device", "cpu"], capfd)
+    assert status == 2 and len(lines) == 1 and "cannot read image" in lines[0], lines
+    assert (tmp / "out.png").read_bytes() == b"earlier result"
 
 
 def test_the_table_covers_every_numeric_option_of_run_py():
