@@ -200,8 +200,11 @@ class TransferConfig:
         _positive("--scale-lr", c.lr)
         if not math.isfinite(self.style_scale) or not 0 < self.style_scale <= MAX_STYLE_SCALE:
             raise ConfigError(f"--style-scale must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
-        if any(not math.isfinite(w) or w < 0 for w in self.style_blend) or (self.style_blend and sum(self.style_blend) <= 0):
-            raise ConfigError(f"--style-blend weights must be finite, >= 0 and not all 0, not {list(self.style_blend)}")
+        blend = self.style_blend
+        # The sum too must be finite: blend() divides by it, and 1e308 + 1e308 would make every weight 0.
+        if blend and not (all(math.isfinite(w) and w >= 0 for w in blend) and 0 < sum(blend) < math.inf):
+            raise ConfigError(f"--style-blend weights must be finite, >= 0, not all 0 and with a finite sum, "
+                              f"not {list(self.style_blend)}")
         if self.seed < 0:
             raise ConfigError(f"--seed must be a whole number >= 0, not {self.seed}")
         return self

@@ -9,6 +9,7 @@ which differs by up to 135/255 per pixel on the sample photo.)
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
@@ -196,8 +197,9 @@ def check_writable(path: str | os.PathLike[str], create: bool = True) -> Path:
     return path
 
 
-def check_image_path(path: str | os.PathLike[str], create: bool = True) -> Path:
-    """An output path whose extension Pillow can save, in a writable folder (see check_writable)."""
+def check_image_path(path: str | os.PathLike[str], create: bool = True, long_side: int = 32) -> Path:
+    """An output path whose extension Pillow can save, in a writable folder (see check_writable),
+    as an RGB picture whose longer side is ``long_side`` (the result's, when known)."""
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
@@ -207,14 +209,43 @@ def check_image_path(path: str | os.PathLike[str], create: bool = True) -> Path:
         raise ImageError(f"cannot save {path}: unknown image extension {ext or '(none)'}; use .png or .jpg")
     if Image.registered_extensions()[ext] not in Image.SAVE:  # Pillow reads .psd, for one, but cannot write it
         raise ImageError(f"cannot write {ext} files: Pillow reads them but has no writer; use .png or .jpg")
+    _trial_save(path, Image.registered_extensions()[ext], long_side)
     return check_writable(path, create)
+
+
+def _trial_save(path: Path, fmt: str, long_side: int) -> None:
+    """Save black pictures, in memory, as :func:`save_image` will save the result. Pillow lists
+    writers that cannot hold it: some refuse RGB (.xbm, .msp, .palm, .blp), some are stubs
+    (.emf, .wmf, .h5, .grib, .bufr), .ico and .icns change its size, and WebP (16383 px), JPEG
+    (65500) and TGA, GIF, PCX, SGI (65535) have a longest side. 32 px thin, both ways round:
+    milliseconds even at the largest size allowed."""
+    for height, width in dict.fromkeys(((32, 32), (32, long_side), (long_side, 32))):
+        picture, buffer = Image.new("RGB", (width, height)), io.BytesIO()
+        try:
+            with warnings.catch_warnings(), _c_library_quiet():  # libjpeg prints its size limit to fd 2
+                warnings.simplefilter("ignore")
+                picture.save(buffer, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
+        except Exception as exc:  # each writer raises its own kind (OSError, ValueError, OverflowError, struct.error)
+            what = "an RGB picture" if height == width else f"a picture {long_side} pixels long"
+            raise ImageError(f"cannot write {path}: Pillow's {fmt} writer cannot save {what} ({one_line(exc)}); "
+                             f"use .png") from None
+        try:
+            with Image.open(buffer) as back:
+                written = back.size
+        except Exception:  # Pillow writes .eps and .pdf but cannot read them back: nothing to compare
+            continue
+        if written != picture.size:
+            raise ImageError(f"cannot write {path}: Pillow's {fmt} writer would store a {height}x{width} picture "
+                             f"as {written[1]}x{written[0]}; use .png or .jpg")
+
+
+_SAVE_OPTIONS = {"JPEG": {"quality": 95}}
 
 
 def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write (H, W, 3) [0, 1] atomically: a crash mid-write never leaves a broken file."""
     path = Path(path)
     fmt = Image.registered_extensions()[path.suffix.lower()]
-    extra = {"quality": 95} if fmt == "JPEG" else {}
     with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image), "RGB").save(tmp, format=fmt, **extra)
+        Image.fromarray(to_uint8(image), "RGB").save(tmp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
     return path

@@ -52,9 +52,14 @@ def check_weights(weights: Mapping[str, np.ndarray], last_layer: int, origin: st
         array = np.asarray(weights[key])
         if tuple(array.shape) != shape:
             raise WeightsError(f"{origin}: {key} has shape {tuple(array.shape)}, VGG-19 needs {shape}")
+        # Real numbers only: strings would crash isfinite, and complex numbers or dates would be cast silently.
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise WeightsError(f"{origin}: {key} holds {array.dtype} values, not real numbers")
+        with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused just below
+            array = np.ascontiguousarray(array, dtype=np.float32)
         if not np.all(np.isfinite(array)):
-            raise WeightsError(f"{origin}: {key} holds NaN or infinite values")
-        checked[key] = np.ascontiguousarray(array, dtype=np.float32)
+            raise WeightsError(f"{origin}: {key} holds NaN or infinite values (in float32)")
+        checked[key] = array
     return checked
 
 

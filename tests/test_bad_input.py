@@ -81,6 +81,9 @@ def tmp(tmp_path):
     np.savez(tmp_path / "nan.npz", **{**first, "features.0.bias": np.full(64, np.nan, np.float32)})
     np.savez(tmp_path / "inf.npz", **{"features.0.weight": np.full((64, 3, 3, 3), np.inf, np.float32)})
     (tmp_path / "corrupt.npz").write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    np.savez(tmp_path / "text.npz", **{"features.0.weight": np.full((64, 3, 3, 3), "w")})  # isfinite would raise
+    np.savez(tmp_path / "complex.npz", **{"features.0.weight": first["features.0.weight"] + 1j})
+    np.savez(tmp_path / "float64.npz", **{"features.0.weight": np.full((64, 3, 3, 3), 1e300)})  # inf in float32
     (tmp_path / "corrupt.pth").write_bytes(b"\x80\x02 not a state dict")
     with open(tmp_path / "evil.pth", "wb") as f:
         pickle.dump({"features.0.weight": Evil(str(tmp_path / "marker"))}, f)
@@ -119,6 +122,9 @@ BAD = {
     "pickled code in a pth": (["--weights", "{tmp}/evil.pth"], "cannot read weights file"),
     "pickled code in an npz": (["--weights", "{tmp}/evil.npz"], "cannot read weights file"),
     "weights of another format": (["--weights", "{tmp}/notes.txt"], ".npz"),
+    "weights of text": (["--weights", "{tmp}/text.npz"], "features.0.weight holds <U1 values, not real numbers"),
+    "complex weights": (["--weights", "{tmp}/complex.npz"], "holds complex64 values, not real numbers"),
+    "weights beyond float32": (["--weights", "{tmp}/float64.npz"], "NaN or infinite values (in float32)"),
     # numbers: every numeric option, negative, zero, NaN, infinite, out of range
     "size too small": (["--size", "31", "64"], "at least 32"),
     "size too large": (["--size", "70000", "64"], "no side may exceed 65536"),
@@ -156,6 +162,8 @@ BAD = {
     "huge style scale": (["--style-scale", "100"], "--style-scale must be in (0, 4]"),
     "negative blend weight": (["--style-blend", "-1"], "--style-blend"),
     "all blend weights zero": (["--style-blend", "0"], "not all 0"),
+    "blend weights whose sum overflows": (["--style", "{tmp}/style.png", "{tmp}/style.png", "--style-blend", "1e308",
+                                           "1e308"], "with a finite sum"),
     "blend weight nan": (["--style-blend", "nan"], "argument --style-blend"),
     "blend weights for two styles, one style": (["--style-blend", "0.7", "0.3"], "2 weights for 1 style"),
     "negative content weight": (["--content-weight", "-1"], "--content-weight must be a finite number >= 0"),
@@ -187,6 +195,16 @@ BAD = {
     "unknown output extension": (["--output", "{tmp}/out.xyz"], "unknown image extension"),
     "output without an extension": (["--output", "{tmp}/result"], "unknown image extension (none)"),
     "output Pillow reads but cannot write": (["--output", "{tmp}/result.psd"], "cannot write .psd"),
+    # Pillow lists a writer for these, which fails only when the result is saved, after the whole run
+    "output a writer that refuses RGB": (["--output", "{tmp}/result.xbm"], "XBM writer cannot save an RGB picture"),
+    "output a writer that raises ValueError": (["--output", "{tmp}/result.blp"], "BLP writer cannot save an RGB picture"),
+    "output a stub writer": (["--output", "{tmp}/result.wmf"], "save handler not installed"),
+    "output a writer that resizes": (["--output", "{tmp}/result.ico", "--size", "32", "48"],
+                                     "ICO writer would store a 32x48 picture as 21x32"),
+    "output longer than WebP holds": (["--output", "{tmp}/result.webp", "--size", "32", "20000"],
+                                      "WEBP writer cannot save a picture 20000 pixels long"),
+    "output longer than JPEG holds": (["--output", "{tmp}/result.jpg", "--size", "65536", "32"],
+                                      "JPEG writer cannot save a picture 65536 pixels long"),
     "output over the content": (["--output", "{tmp}/content.png"], "--output {tmp}/content.png is the --content file"),
     "plot is a folder": (["--plot", "{tmp}/folder"], "is a folder"),
     "plot format matplotlib cannot write": (["--plot", "{tmp}/curves.bmp"], "--plot"),
@@ -287,6 +305,20 @@ def test_a_checkpoint_may_be_the_file_it_resumes(tmp):
     args.log = str(tmp / "c.npz")
     with pytest.raises(UserError, match="also --log|is the --resume file"):
         preflight.check_distinct(args)
+
+
+def test_pickled_code_saved_by_torch_never_runs(tmp, capsys, monkeypatch):
+    """The usual way a .pth carries code: torch.save of an object whose unpickling calls a function."""
+    require("torch")
+    import torch
+
+    torch.save({"features.0.weight": Evil(str(tmp / "marker"))}, tmp / "saved.pth")
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
+    status, lines = call(RUN, ["--content", tmp / "content.png", "--style", tmp / "style.png", "--weights",
+                               tmp / "saved.pth", "--output", tmp / "out.png", "--size", 32, 32, "--device", "cpu"],
+                         capsys)
+    assert status == 2 and len(lines) == 1 and "cannot read weights file" in lines[0], lines
+    assert not (tmp / "marker").exists() and (tmp / "out.png").read_bytes() == b"earlier result"
 
 
 def test_gpu_without_a_usable_gpu_is_refused_before_the_weights(tmp, backend_name, capsys, monkeypatch):

@@ -104,7 +104,9 @@ def check_run(args: argparse.Namespace) -> None:
     check_spec(args.weights)
     check_inputs(args)
     check_distinct(args)
-    check_image_path(args.output, create=False)  # snapshots go beside it, with its extension
+    # Snapshots go beside it, with its extension; the result's longer side is at most the largest
+    # --size number (checked above), which some formats cannot hold.
+    check_image_path(args.output, create=False, long_side=max(args.size))
     if args.plot:
         check_plot_path(args.plot)
     if args.checkpoint:
