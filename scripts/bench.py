@@ -28,7 +28,7 @@ from common.config import MIN_SIDE  # noqa: E402
 from common.registry import available, backend_names  # noqa: E402
 from common.tools import bench  # noqa: E402
 from common.tools import preflight  # noqa: E402
-from common.tools.cli import OneLineParser, real, whole  # noqa: E402
+from common.tools.cli import OneLineParser, whole  # noqa: E402
 from common.tools.exits import run_main  # noqa: E402
 
 PROG = "bench.py"
@@ -62,7 +62,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--quality-steps", type=whole, default=500, help="--quality: the chapter recipe's Adam steps")
     p.add_argument("--quality-set", choices=("methods", "scales"), default="methods",
                    help="--quality: race the methods, or --recipe fast with one coarse-to-fine choice changed at a time")
-    p.add_argument("--cap", type=real, default=0.25,
+    p.add_argument("--cap", type=float, default=0.25,
                    help="--quality: stop a method that has not reached the chapter's picture loss by CAP x its time")
     p.add_argument("--content", help="--quality: content photo (default: the chapter's rainier.jpg)")
     p.add_argument("--style", help="--quality: style painting (default: the chapter's autumn-oak.jpg)")
