@@ -111,6 +111,7 @@ BAD = {
     "style missing": (["--style", "{tmp}/none.png"], "image not found"),
     "second style not an image": (["--style", "{tmp}/style.png", "{tmp}/notes.txt"], "not an image"),
     "content an empty name": (["--content", ""], "--content is an empty file name"),
+    "content a name too long": (["--content", "{tmp}/" + "c" * 300 + ".png"], "304 bytes long, more than the 255"),
     # weights
     "missing weights file": (["--weights", "{tmp}/nope.npz"], "no such file"),
     "weights missing an array": (["--weights", "{tmp}/short.npz"], "has no features.0.weight"),
@@ -122,6 +123,7 @@ BAD = {
     "pickled code in a pth": (["--weights", "{tmp}/evil.pth"], "cannot read weights file"),
     "pickled code in an npz": (["--weights", "{tmp}/evil.npz"], "cannot read weights file"),
     "weights of another format": (["--weights", "{tmp}/notes.txt"], ".npz"),
+    "weights a name too long": (["--weights", "{tmp}/" + "w" * 300 + ".npz"], "--weights: the name"),
     "weights of text": (["--weights", "{tmp}/text.npz"], "features.0.weight holds <U1 values, not real numbers"),
     "complex weights": (["--weights", "{tmp}/complex.npz"], "holds complex64 values, not real numbers"),
     "weights beyond float32": (["--weights", "{tmp}/float64.npz"], "NaN or infinite values (in float32)"),
@@ -215,6 +217,11 @@ BAD = {
     "log over a style": (["--log", "{tmp}/style.png"], "is the --style file"),
     "log over the weights": (["--weights", "{tmp}/short.npz", "--log", "{tmp}/short.npz"], "is the --weights file"),
     "log an empty name": (["--log", ""], "--log is an empty file name"),
+    "output a name too long": (["--output", "{tmp}/" + "o" * 300 + ".png"], "--output: the name"),
+    "output under a folder name too long": (["--output", "{tmp}/new/" + "d" * 256 + "/out.png"], "256 bytes long"),
+    "log a path too long": (["--log", "{tmp}/" + "/".join(["l" * 200] * 21) + "/log.jsonl"], "a path may have here"),
+    "checkpoint a name too long": (["--checkpoint", "{tmp}/" + "k" * 300 + ".npz"], "--checkpoint: the name"),
+    "resume a name too long": (["--resume", "{tmp}/" + "r" * 300 + ".npz"], "--resume: the name"),
     "checkpoint is a folder": (["--checkpoint", "{tmp}/folder"], "is a folder"),
     "unwritable checkpoint": (["--checkpoint", "{tmp}/notes.txt/c.npz"], "cannot write to folder"),
     "checkpoint over the content": (["--checkpoint", "{tmp}/content.png"], "is the --content file"),
@@ -298,6 +305,20 @@ def test_numbers_and_files_are_refused_before_the_sample_images_are_fetched(tmp_
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("flag", ["--output", "--log", "--plot", "--checkpoint", "--content"])
+def test_a_path_the_system_cannot_look_up_is_one_line(tmp, flag, capsys, monkeypatch):
+    """A symbolic link to itself on the way: the first stat fails with ELOOP, which pathlib's exists()
+    hides (an output under it passed every check and failed after the run)."""
+    (tmp / "loop").symlink_to("loop")
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
+    base = {"--content": tmp / "content.png", "--style": tmp / "style.png", "--output": tmp / "out.png",
+            "--weights": "random", "--steps": "2", "--size": ["32", "32"], "--device": "cpu"}
+    before = tree(tmp)
+    status, lines = call(RUN, with_base(base, [flag, str(tmp / "loop" / "x.png")]), capsys)
+    assert status == 2 and len(lines) == 1 and f"{flag} {tmp}/loop/x.png: Too many levels of symbolic links" in lines[0]
+    assert tree(tmp) == before
+
+
 def test_a_checkpoint_may_be_the_file_it_resumes(tmp):
     args = RUN.build_parser().parse_args(["--checkpoint", str(tmp / "c.npz"), "--resume", str(tmp / "c.npz"),
                                           "--weights", "random"])
@@ -371,6 +392,7 @@ SHARED = {
     "zero timing steps": (["--timing-steps", "0"], "--timing-steps"),
     "report is a file": (["--report", "{tmp}/notes.txt"], "is a file"),
     "report under a file": (["--report", "{tmp}/notes.txt/r"], "cannot write to folder"),
+    "report a name too long": (["--report", "{tmp}/" + "r" * 300], "--report: the name"),
     "too large for this machine": (["--size", "40000"], "is free: the largest that fits"),
     "too large for the memory allowed": (["--size", "2000", "--max-memory", "1"], "more than --max-memory 1"),
     "zero max memory": (["--max-memory", "0"], "--max-memory must be a positive number of GiB"),
@@ -415,6 +437,7 @@ def test_bench_refuses_bad_options_in_one_line(tmp, argv, words, capsys):
     (["--style", "{tmp}/none.png"], "image not found"),
     (["--json", "{tmp}/folder"], "is a folder"),
     (["--json", "{tmp}/notes.txt/b.json"], "cannot write to folder"),
+    (["--json", "{tmp}/" + "j" * 300 + ".json"], "--json: the name"),
 ])
 def test_bench_options_are_checked_before_any_worker(tmp, argv, words):
     """preflight.check_bench: what bench.py must refuse before it starts a worker or downloads."""

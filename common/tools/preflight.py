@@ -31,12 +31,48 @@ def _positive_real(flag: str, value: float, unit: str = "number") -> None:
         raise UserError(f"{flag} must be a positive {unit}, not {value}")
 
 
-def _no_empty_names(args: argparse.Namespace, names: Iterable[str]) -> None:
-    """An empty file name would silently mean "not given" (the sample image downloaded instead)."""
+def _check_names(args: argparse.Namespace, names: Iterable[str]) -> None:
+    """The file names given, before anything looks at them: an empty name would silently mean "not
+    given" (the sample image downloaded instead), and a name the system cannot even look up (too
+    long, a folder on the way that cannot be searched) makes the first stat raise OSError."""
     for name in names:
         value = getattr(args, name, None)
-        if value == "" or (isinstance(value, list) and "" in value):
-            raise UserError(f"--{name.replace('_', '-')} is an empty file name")
+        flag = f"--{name.replace('_', '-')}"
+        for path in value if isinstance(value, list) else [value]:
+            if path == "":
+                raise UserError(f"{flag} is an empty file name")
+            if path is None or (name == "weights" and path in SOURCES):
+                continue
+            path = os.path.expanduser(path)
+            _check_name_lengths(flag, path)
+            try:
+                os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # missing: each option's own check says what that means for it
+            except OSError as exc:
+                raise UserError(f"{flag} {path}: {exc.strerror or exc}") from None
+
+
+def _check_name_lengths(flag: str, path: str) -> None:
+    """Names longer than the file system allows. Checked by length, not by a stat, because a name
+    under folders that do not exist yet (an output's, made later) gives "not found" first."""
+    folder = os.path.abspath(path)
+    while not os.path.isdir(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    limits = []
+    for key, usual in (("PC_NAME_MAX", 255), ("PC_PATH_MAX", 4096)):
+        try:
+            limits.append(os.pathconf(folder, key))
+        except (AttributeError, OSError, ValueError):  # no pathconf (Windows), or no answer: the usual limits
+            limits.append(usual)
+    name_max, path_max = limits
+    longest = max(Path(path).parts, key=lambda part: len(os.fsencode(part)))
+    if len(os.fsencode(longest)) > name_max:
+        raise UserError(f"{flag}: the name {longest[:24]}... is {len(os.fsencode(longest))} bytes long, more than the "
+                        f"{name_max} a file or folder name may have here")
+    if len(os.fsencode(os.path.abspath(path))) >= path_max:
+        raise UserError(f"{flag}: the path is {len(os.fsencode(os.path.abspath(path)))} bytes long, more than the "
+                        f"{path_max - 1} a path may have here")
 
 
 def check_plot_path(path: str) -> Path:
@@ -95,7 +131,7 @@ def check_distinct(args: argparse.Namespace) -> None:
 
 def check_run(args: argparse.Namespace) -> None:
     """run.py's options, files and paths; raises UserError (one line) on the first problem."""
-    _no_empty_names(args, ("content", "style", "output", "plot", "log", "checkpoint", "resume", "weights"))
+    _check_names(args, ("content", "style", "output", "plot", "log", "checkpoint", "resume", "weights"))
     _whole_at_least("--save-every", args.save_every, 0, " (0: never)")
     _whole_at_least("--checkpoint-every", args.checkpoint_every, 1)
     if args.max_memory is not None:
@@ -117,7 +153,7 @@ def check_run(args: argparse.Namespace) -> None:
 
 def check_compare(args: argparse.Namespace) -> Path:
     """compare.py's options, files and report folder (not created); returns the folder."""
-    _no_empty_names(args, ("content", "style", "report", "weights"))
+    _check_names(args, ("content", "style", "report", "weights"))
     _whole_at_least("--timing-steps", args.timing_steps, 1)
     if args.max_memory is not None:
         _positive_real("--max-memory", args.max_memory, "number of GiB")
@@ -133,7 +169,7 @@ def check_compare(args: argparse.Namespace) -> Path:
 
 def check_bench(args: argparse.Namespace) -> None:
     """bench.py's options, before a worker process is started or a sample image downloaded."""
-    _no_empty_names(args, ("content", "style", "json"))
+    _check_names(args, ("content", "style", "json"))
     _whole_at_least("--steps", args.steps, 1)
     _whole_at_least("--warmup", args.warmup, 0)
     _whole_at_least("--quality-steps", args.quality_steps, 1)
