@@ -6,7 +6,10 @@
     losses.py      content loss, Gram matrix, style loss, total variation
     optimizer.py   the framework's own Adam and its learning rate
     pretrained.py  the framework's model-zoo weights, converted to the neutral format
+    errors.py      the framework's words for a failed allocation, as common.errors.OutOfMemory
+    chapter.py     how the chapter's own tab reads and resizes an image
     backend.py     the ``common.interface.StyleBackend`` built from the above
 
 This file imports neither subpackage: ``common.registry`` imports the one asked for.
+``threads.py``, framework-free, is shared by both.
 """

@@ -89,7 +89,7 @@ class Execution:
 
     def validate(self) -> "Execution":
         if self.precision not in ("fp32", "bf16"):
-            raise ConfigError(f"--precision must be fp32 or bf16, not {self.precision}")
+            raise ConfigError("precision", f"must be fp32 or bf16, not {self.precision}")
         return self
 
 
@@ -156,58 +156,62 @@ class TransferConfig:
         return max(self.layers)
 
     def validate(self) -> "TransferConfig":
+        """Self, or a ConfigError naming the first field out of range (``schedule.steps``, ...)."""
         height, width = self.size
         if min(height, width) < MIN_SIDE:
-            raise ConfigError(f"--size {height} {width} is too small: both sides must be at least {MIN_SIDE} pixels")
+            raise ConfigError("size", f"{height}x{width} is too small: both sides must be at least {MIN_SIDE} pixels")
         if max(height, width) > MAX_SIDE:
-            raise ConfigError(f"--size {height} {width} is too large: no side may exceed {MAX_SIDE} pixels")
-        if not self.content_layers or not self.style_layers:
-            raise ConfigError("name at least one content layer and one style layer")
+            raise ConfigError("size", f"{height}x{width} is too large: no side may exceed {MAX_SIDE} pixels")
+        for name in ("content_layers", "style_layers"):
+            if not getattr(self, name):
+                raise ConfigError(name, "is empty: name at least one layer")
         s = self.schedule
-        if s.steps < 1:
-            raise ConfigError(f"--steps must be a positive whole number, not {s.steps}")
-        _positive("--lr", s.lr)
-        if s.decay_every < 1:
-            raise ConfigError(f"--lr-decay-every must be a positive whole number, not {s.decay_every}")
+        _whole("schedule.steps", s.steps)
+        _positive("schedule.lr", s.lr)
+        _whole("schedule.decay_every", s.decay_every)
         if not math.isfinite(s.decay_factor) or not 0 < s.decay_factor <= 1:
-            raise ConfigError(f"--lr-decay-factor must be in (0, 1]: the rate decays, not {s.decay_factor}")
-        for flag, value in (("--content-weight", self.weights.content), ("--style-weight", self.weights.style),
-                            ("--tv-weight", self.weights.tv)):
+            raise ConfigError("schedule.decay_factor", f"must be in (0, 1]: the rate decays, not {s.decay_factor}")
+        for name in ("content", "style", "tv"):
+            value = getattr(self.weights, name)
             if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"{flag} must be a finite number >= 0, not {value}")
+                raise ConfigError(f"weights.{name}", f"must be a finite number >= 0, not {value}")
         if self.weights.content == self.weights.style == self.weights.tv == 0:
-            raise ConfigError("all loss weights are 0: there would be nothing to optimise")
-        for flag, value, allowed in (("--optimizer", self.optimizer, OPTIMIZERS), ("--init", self.init, INITS),
-                                     ("--preserve-colors", self.colors, COLOR_MODES),
-                                     ("--scale-moments", self.scales.moments, MOMENTS),
-                                     ("--scale-filter", self.scales.upsample, UPSAMPLING),
-                                     ("--style-fit", self.style_fit, STYLE_FITS)):
+            raise ConfigError("weights", "are all 0: there would be nothing to optimise")
+        for name, allowed in (("optimizer", OPTIMIZERS), ("init", INITS), ("colors", COLOR_MODES),
+                              ("scales.moments", MOMENTS), ("scales.upsample", UPSAMPLING), ("style_fit", STYLE_FITS)):
+            value = getattr(self.scales, name.split(".")[1]) if "." in name else getattr(self, name)
             if value not in allowed:
-                raise ConfigError(f"{flag} must be one of {', '.join(allowed)}, not {value}")
+                raise ConfigError(name, f"must be one of {', '.join(allowed)}, not {value}")
         c = self.scales
-        if c.count < 1:
-            raise ConfigError(f"--scales must be a positive whole number, not {c.count}")
+        _whole("scales.count", c.count)
         if not math.isfinite(c.factor) or c.factor <= 1:
-            raise ConfigError(f"--scale-factor must be a finite number > 1, not {c.factor}")
+            raise ConfigError("scales.factor", f"must be a finite number > 1, not {c.factor}")
         most = 1 + math.floor(math.log(MAX_SHRINK) / math.log(c.factor) + 1e-9)  # logs: no overflow
         if c.count > most:
-            raise ConfigError(f"--scales {c.count} with --scale-factor {c.factor:g}: the smallest size would be "
-                              f"{c.factor:g}^{c.count - 1} times smaller than the result, more than the {MAX_SHRINK} "
-                              f"allowed (sizes beyond it are all {MIN_SIDE} pixels): use at most {most} "
-                              f"scale{'s' if most > 1 else ''}")
-        if c.steps < 1:
-            raise ConfigError(f"--scale-steps must be a positive whole number, not {c.steps}")
-        _positive("--scale-lr", c.lr)
+            raise ConfigError("scales.count", f"{c.count} with scales.factor {c.factor:g}: the smallest size would "
+                                              f"be {c.factor:g}^{c.count - 1} times smaller than the result, more than "
+                                              f"the {MAX_SHRINK} allowed (sizes beyond it are all {MIN_SIDE} pixels): "
+                                              f"use at most {most} scale{'s' if most > 1 else ''}")
+        _whole("scales.steps", c.steps)
+        _positive("scales.lr", c.lr)
         if not math.isfinite(self.style_scale) or not 0 < self.style_scale <= MAX_STYLE_SCALE:
-            raise ConfigError(f"--style-scale must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
+            raise ConfigError("style_scale", f"must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
         blend = self.style_blend
         # The sum too must be finite: blend() divides by it, and 1e308 + 1e308 would make every weight 0.
         if blend and not (all(math.isfinite(w) and w >= 0 for w in blend) and 0 < sum(blend) < math.inf):
-            raise ConfigError(f"--style-blend weights must be finite, >= 0, not all 0 and with a finite sum, "
-                              f"not {list(self.style_blend)}")
+            raise ConfigError("style_blend", f"weights must be finite, >= 0, not all 0 and with a finite sum, "
+                                             f"not {list(self.style_blend)}")
         if self.seed < 0:
-            raise ConfigError(f"--seed must be a whole number >= 0, not {self.seed}")
+            raise ConfigError("seed", f"must be a whole number >= 0, not {self.seed}")
         return self
+
+    def steps_at(self, scale: int) -> int:
+        """Steps at the 1-based size ``scale``: the schedule's at the last, ``scales.steps`` before it."""
+        return self.schedule.steps if scale == self.scales.count else self.scales.steps
+
+    def lr_at_scale(self, scale: int) -> float:
+        """Adam's starting rate at the 1-based size ``scale``: the schedule's at the first, ``scales.lr`` after."""
+        return self.schedule.lr if scale == 1 else self.scales.lr
 
     @property
     def total_steps(self) -> int:
@@ -219,7 +223,7 @@ class TransferConfig:
         if not self.style_blend:
             return (1.0 / styles,) * styles
         if len(self.style_blend) != styles:
-            raise ConfigError(f"--style-blend has {len(self.style_blend)} weights for {styles} style images")
+            raise ConfigError("style_blend", f"has {len(self.style_blend)} weights for {styles} style images")
         total = sum(self.style_blend)
         return tuple(w / total for w in self.style_blend)
 
@@ -236,6 +240,11 @@ class TransferConfig:
                 f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
 
 
-def _positive(flag: str, value: float) -> None:
+def _positive(field: str, value: float) -> None:
     if not math.isfinite(value) or value <= 0:
-        raise ConfigError(f"{flag} must be a finite number > 0, not {value}")
+        raise ConfigError(field, f"must be a finite number > 0, not {value}")
+
+
+def _whole(field: str, value: int) -> None:
+    if value < 1:
+        raise ConfigError(field, f"must be a positive whole number, not {value}")

@@ -1,51 +1,63 @@
-"""Errors that mean "the user asked for something that cannot be done": the command line
-prints such an error as one line on stderr and exits with status 2, never a traceback."""
+"""Errors that mean "the input cannot be used" or "the machine ran out", in neutral words.
+
+The core raises these; what to do about them (a line on stderr, an exit status) is the
+tooling's business. Each framework's own wording of a failed allocation is translated into
+:class:`OutOfMemory` by its backend, so nothing here knows how MXNet or PyTorch say it."""
+from __future__ import annotations
 
 
 class UserError(Exception):
     """Bad input or a missing resource, explained in one sentence."""
 
 
+class ConfigError(UserError):
+    """A setting outside its valid range, worded by the setting's field name
+    (``schedule.steps``); the command line says its flag (``--steps``) instead."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field, self.problem = field, problem
+
+
 class LayerError(UserError):
-    """An unknown VGG-19 layer name or index."""
+    """An unknown layer name or index."""
 
 
 class ImageError(UserError):
-    """A missing, unreadable or unusable image file, or an unusable size."""
+    """A missing, unreadable or unusable image, or an unusable size."""
 
 
 class WeightsError(UserError):
-    """Weights that cannot be found, downloaded, read or that do not fit VGG-19."""
+    """Weights that cannot be found, downloaded or read, or that do not fit the network."""
 
 
 class BackendUnavailable(UserError):
     """A backend whose framework is not installed, fails to import, or lacks the asked device."""
 
 
-class ConfigError(UserError):
-    """A setting outside its valid range (steps, learning rate, weights, ...)."""
+class OutOfMemory(MemoryError):
+    """A framework could not allocate memory (its backend translated the framework's own error)."""
 
 
-# How each framework words a failed allocation: PyTorch on the CPU ("DefaultCPUAllocator: can't
-# allocate memory") and CUDA ("CUDA out of memory"), MXNet on the CPU ("Failed to allocate CPU
-# Memory") and GPU ("cudaMalloc retry failed: out of memory").
-_OUT_OF_MEMORY = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    return isinstance(exc, MemoryError) or any(text in str(exc).lower() for text in _OUT_OF_MEMORY)
-
-
-def is_overflow(exc: BaseException) -> bool:
-    """PyTorch refuses a step size beyond float32's range ("value cannot be converted to type
-    float without overflow"); MXNet lets it become inf and the image NaN."""
-    return "without overflow" in str(exc)
+class Overflow(ArithmeticError):
+    """A step's arithmetic left float32's range where the framework refuses it (PyTorch refuses a
+    step size beyond it; MXNet lets the image become inf, which the loop sees as a non-finite loss)."""
 
 
 def one_line(exc: BaseException, limit: int = 200) -> str:
-    """A framework's multi-line error (MXNet prints a C++ stack) as its most telling line."""
+    """An error's most telling line: frameworks raise multi-line messages (MXNet's carry a C++
+    stack trace after a "Traceback" line)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    # MXNet's message comes after its "Traceback" and "File ..." lines.
     telling = [line for line in lines if not line.startswith(("Traceback", "File ", "[bt]", "Stack trace"))]
     text = (telling or lines or [type(exc).__name__])[0]
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def short_reason(exc: BaseException) -> str:
+    """A failed download in a few words (libraries nest the cause several exceptions deep)."""
+    text = str(getattr(exc, "reason", None) or exc)
+    if "Name or service not known" in text or "Failed to resolve" in text or "Temporary failure in name" in text:
+        return "no network: the host name could not be resolved"
+    if "timed out" in text.lower():
+        return "the connection timed out"
+    return one_line(exc if not getattr(exc, "reason", None) else Exception(text), 160)

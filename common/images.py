@@ -1,149 +1,16 @@
-"""Reading, converting, resizing and saving images, once, for both backends.
-
-Both backends start from the very same pixels: the file is decoded by Pillow, turned
-upright from its EXIF orientation, converted to 8-bit RGB and resized with Pillow's
-bilinear filter, which is what torchvision's ``Resize`` does to a PIL image. (The
-chapter's MXNet version resizes with OpenCV's bilinear filter without antialiasing,
-which differs by up to 135/255 per pixel on the sample photo.)
-"""
+"""Images as arrays, the same for both backends: resizing with Pillow's bilinear filter (what
+torchvision's ``Resize`` does to a PIL image; the chapter's MXNet tab resizes with OpenCV's,
+without antialiasing, which differs by up to 135/255 per pixel on the sample photo), fitting a
+long edge, and 8-bit conversion. No files: reading and writing them is the tooling's
+(``common/tools/io/pictures.py``)."""
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
-import os
-import tempfile
-import threading
-import warnings
-from pathlib import Path
-from typing import Iterator
-
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
-
-from .errors import ImageError, one_line
-from .files import atomic_path
-
-# A decompression bomb (a small file that decodes to billions of pixels) is refused before it is
-# decoded. Pillow's own limit, 89 Mpx, would refuse the largest camera photos (100-150 Mpx);
-# 2**28 = 268 Mpx (16384 x 16384) admits them and costs at most 805 MB decoded. Above it the
-# file is refused outright (Pillow would only warn up to twice its limit).
-Image.MAX_IMAGE_PIXELS = 2**28
-
-# Pillow logs some refusals before raising them ("More samples per pixel than can be decoded");
-# with no handler Python would print them as extra stderr lines beside the one-line error.
-logging.getLogger("PIL").addHandler(logging.NullHandler())
-
-
-def to_rgb(img: Image.Image) -> Image.Image:
-    """Any Pillow mode -> 8-bit RGB. Transparency is composited over white (a transparent
-    pixel has no colour of its own); 16-bit and float images are scaled, not clipped."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-        values = np.asarray(img, dtype=np.float64)
-        top = 65535.0 if img.mode.startswith("I;16") or values.max(initial=0) > 255 else 255.0
-        if img.mode == "F":
-            top = max(1.0, float(values.max(initial=0)))
-        img = Image.fromarray(np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(background, rgba)
-    return img.convert("RGB")
-
-
-def read_image(path: str | os.PathLike[str], size: tuple[int, int] | None = None) -> np.ndarray:
-    """(height, width, 3) float32 RGB in [0, 1], resized to ``size`` = (height, width)."""
-    pixels = load_rgb(path)
-    return resize_array(pixels, size or image_size(pixels))
-
-
-def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
-    """The whole file as (height, width, 3) uint8 RGB, upright: resized later, once per size used."""
-    path = _existing_file(path)
-    with _reading(path):
-        with Image.open(path) as img:
-            img = ImageOps.exif_transpose(img)
-            return np.asarray(to_rgb(img), dtype=np.uint8)
-
-
-def check_image_file(path: str | os.PathLike[str]) -> Path:
-    """Refuse now what :func:`load_rgb` would refuse from the header alone (missing, a folder,
-    empty, not an image, a decompression bomb): nothing is decoded, so it costs a millisecond."""
-    path = _existing_file(path)
-    with _reading(path):
-        with Image.open(path):  # reads the header only; Pillow's bomb guard runs here
-            pass
-    return path
-
-
-def _existing_file(path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    if not path.exists():
-        raise ImageError(f"image not found: {path}")
-    if path.is_dir():
-        raise ImageError(f"{path} is a folder, not an image file")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path} is empty (0 bytes), not an image")
-    return path
-
-
-@contextlib.contextmanager
-def _c_library_quiet() -> Iterator[None]:
-    """File descriptor 2 sent to a scratch file for the duration: libtiff prints its complaints
-    about a damaged file ("Using code not yet in table.") straight to it, past Python's stderr.
-    One thread at a time: two interleaved swaps could leave descriptor 2 on a scratch file."""
-    with _FD2_LOCK:
-        try:
-            saved = os.dup(2)
-        except OSError:  # no stderr at all: nothing to keep quiet
-            yield
-            return
-        try:
-            with tempfile.TemporaryFile() as scratch:
-                os.dup2(scratch.fileno(), 2)
-                try:
-                    yield
-                finally:
-                    os.dup2(saved, 2)
-        finally:
-            os.close(saved)
-
-
-_FD2_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _reading(path: Path) -> Iterator[None]:
-    """Whatever Pillow raises on a bad file, as one ImageError line, and nothing else on stderr."""
-    try:
-        with warnings.catch_warnings(), _c_library_quiet():
-            # A damaged file's metadata warnings ("Tag data larger than file") would add lines to
-            # stderr; Pillow only warns between its pixel limit and twice it: here that is a refusal.
-            warnings.simplefilter("ignore")
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            yield
-    except UnidentifiedImageError:
-        raise ImageError(f"{path} is not an image Pillow can read") from None
-    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise ImageError(f"{path} has more pixels than the {Image.MAX_IMAGE_PIXELS:,} this program decodes "
-                         f"(a guard against decompression bombs); resize it first") from None
-    except MemoryError:
-        raise  # out of memory, not a bad file: the caller's one line says so
-    except Exception as exc:  # a damaged file raises whatever its decoder raises (OSError, SyntaxError, TypeError...)
-        raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
-
-
-def resize(img: Image.Image, size: tuple[int, int], resample: int = Image.BILINEAR) -> Image.Image:
-    height, width = size
-    if img.size == (width, height):
-        return img
-    # Pillow takes (width, height); this project says (height, width) everywhere else.
-    return img.resize((width, height), resample)
+from PIL import Image
 
 
 def image_size(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of an (H, W, C) image."""
     return int(image.shape[0]), int(image.shape[1])
 
 
@@ -152,12 +19,14 @@ def resize_array(image: np.ndarray, size: tuple[int, int], resample: int = Image
 
     uint8 images are resized as 8-bit RGB, exactly as a decoded file (what torchvision's Resize
     does to a PIL image); float images channel by channel in 32-bit float, so nothing is rounded."""
+    height, width = size
     if image.dtype == np.uint8:
         img = Image.fromarray(image, "RGB")
-        return np.asarray(resize(img, size, resample), dtype=np.float32) / 255.0
+        if img.size != (width, height):
+            img = img.resize((width, height), resample)  # Pillow takes (width, height)
+        return np.asarray(img, dtype=np.float32) / 255.0
     if image_size(image) == tuple(size):
         return np.asarray(image, dtype=np.float32)
-    height, width = size
     channels = [np.asarray(Image.fromarray(np.ascontiguousarray(image[..., c], dtype=np.float32), "F")
                            .resize((width, height), resample)) for c in range(image.shape[2])]
     return np.stack(channels, axis=-1).astype(np.float32)
@@ -171,81 +40,5 @@ def fit_long_edge(size: tuple[int, int], long_edge: float) -> tuple[int, int]:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
+    """[0, 1] floats -> 8-bit, rounded to the nearest level."""
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-
-
-def check_writable(path: str | os.PathLike[str], create: bool = True) -> Path:
-    """Fail now, before any work, if ``path`` could not be written later. ``create``: make its
-    folder now; otherwise probe the nearest folder that exists, so a refused run leaves none."""
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
-    folder = path.parent
-    probe = folder
-    if not create:
-        while not probe.exists() and probe != probe.parent:
-            probe = probe.parent
-        if not probe.is_dir():
-            raise ImageError(f"cannot write to folder {folder}: {probe} is a file, not a folder")
-    try:
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=probe, prefix=".write-test-"):
-            pass
-    except OSError as exc:
-        raise ImageError(f"cannot write to folder {folder}: {exc.strerror or exc}") from None
-    return path
-
-
-def check_image_path(path: str | os.PathLike[str], create: bool = True, long_side: int = 32) -> Path:
-    """An output path whose extension Pillow can save, in a writable folder (see check_writable),
-    as an RGB picture whose longer side is ``long_side`` (the result's, when known)."""
-    path = Path(path)
-    if path.is_dir():
-        raise ImageError(f"output path {path} is a folder: give a file name such as {path / 'out.png'}")
-    ext = path.suffix.lower()
-    Image.init()  # every format plugin, so that SAVE is complete
-    if ext not in Image.registered_extensions():
-        raise ImageError(f"cannot save {path}: unknown image extension {ext or '(none)'}; use .png or .jpg")
-    if Image.registered_extensions()[ext] not in Image.SAVE:  # Pillow reads .psd, for one, but cannot write it
-        raise ImageError(f"cannot write {ext} files: Pillow reads them but has no writer; use .png or .jpg")
-    _trial_save(path, Image.registered_extensions()[ext], long_side)
-    return check_writable(path, create)
-
-
-def _trial_save(path: Path, fmt: str, long_side: int) -> None:
-    """Save black pictures, in memory, as :func:`save_image` will save the result. Pillow lists
-    writers that cannot hold it: some refuse RGB (.xbm, .msp, .palm, .blp), some are stubs
-    (.emf, .wmf, .h5, .grib, .bufr), .ico and .icns change its size, and WebP (16383 px), JPEG
-    (65500) and TGA, GIF, PCX, SGI (65535) have a longest side. 32 px thin, both ways round:
-    milliseconds even at the largest size allowed."""
-    for height, width in dict.fromkeys(((32, 32), (32, long_side), (long_side, 32))):
-        picture, buffer = Image.new("RGB", (width, height)), io.BytesIO()
-        try:
-            with warnings.catch_warnings(), _c_library_quiet():  # libjpeg prints its size limit to fd 2
-                warnings.simplefilter("ignore")
-                picture.save(buffer, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-        except Exception as exc:  # each writer raises its own kind (OSError, ValueError, OverflowError, struct.error)
-            what = "an RGB picture" if height == width else f"a picture {long_side} pixels long"
-            raise ImageError(f"cannot write {path}: Pillow's {fmt} writer cannot save {what} ({one_line(exc)}); "
-                             f"use .png") from None
-        try:
-            with Image.open(buffer) as back:
-                written = back.size
-        except Exception:  # Pillow writes .eps and .pdf but cannot read them back: nothing to compare
-            continue
-        if written != picture.size:
-            raise ImageError(f"cannot write {path}: Pillow's {fmt} writer would store a {height}x{width} picture "
-                             f"as {written[1]}x{written[0]}; use .png or .jpg")
-
-
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}}
-
-
-def save_image(image: np.ndarray, path: str | os.PathLike[str]) -> Path:
-    """Write (H, W, 3) [0, 1] atomically: a crash mid-write never leaves a broken file."""
-    path = Path(path)
-    fmt = Image.registered_extensions()[path.suffix.lower()]
-    with atomic_path(path) as tmp:
-        Image.fromarray(to_uint8(image), "RGB").save(tmp, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-    return path

@@ -8,19 +8,21 @@ chapter's own image reader) let common code ask what a backend does instead of c
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Mapping, Optional, Sequence
+from typing import Any, Callable, ClassVar, Iterator, Literal, Mapping, Optional, Sequence
 
 import numpy as np
 
 from .config import AdamSettings, Execution, LossWeights
+from .errors import OutOfMemory, Overflow
 from .objective import weighted_losses
 from .terms import AdamState, LossTerms, Targets
 
-__all__ = ["AdamState", "GpuStatus", "LossTerms", "StyleBackend", "Targets"]
+__all__ = ["GpuStatus", "StyleBackend"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,28 @@ class StyleBackend(ABC):
         self._taps_cache: dict[tuple[int, ...], Callable[[Any], list[Any]]] = {}
         self._checkpoints: dict[int, Any] = {}
 
+    # -- errors ----------------------------------------------------------------
+    @classmethod
+    @abstractmethod
+    def translate_error(cls, exc: BaseException) -> Optional[Exception]:
+        """The neutral error for one of the framework's own: OutOfMemory for a failed allocation,
+        Overflow for arithmetic it refuses; None for anything else (a bug, to be raised as is)."""
+
+    @classmethod
+    @contextlib.contextmanager
+    def errors(cls) -> Iterator[None]:
+        """Inside it, the framework's failed allocations raise OutOfMemory (a MemoryError) and its
+        refused arithmetic Overflow, whatever words the framework uses for them."""
+        try:
+            yield
+        except (OutOfMemory, Overflow, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            neutral = cls.translate_error(exc)
+            if neutral is None:
+                raise
+            raise neutral from exc
+
     @classmethod
     @abstractmethod
     def gpu_status(cls) -> GpuStatus:
@@ -100,9 +124,10 @@ class StyleBackend(ABC):
 
     # -- what only a backend's framework can do, asked for through the registry ------------
     @classmethod
-    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
-        """Download the pretrained weights this framework's model zoo offers as ``source``, as
-        neutral arrays (the registry says which backend offers which source)."""
+    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
+        """Download the pretrained weights this framework's model zoo offers as ``source`` (into
+        ``folder`` where the framework lets one choose), as neutral arrays (the registry says
+        which backend offers which source)."""
         raise NotImplementedError(f"the {cls.name} backend offers no pretrained weights named {source!r}")
 
     @classmethod

@@ -12,23 +12,21 @@ carried to the next size: each size starts a fresh L-BFGS from the image it is g
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .config import STANDARDISED_HIGH, STANDARDISED_LOW
-from .errors import BackendUnavailable
+from .errors import BackendUnavailable, Overflow
 from .interface import StyleBackend
-
-if TYPE_CHECKING:
-    from .transfer import _Stepper
+from .steplog import Next, StepLog
 
 HISTORY = 10  # curvature pairs kept (SciPy's default): 2 x 10 float64 images, 65 MB at 300x450
 
 
 class _Budget(Exception):
-    """Raised inside the objective when the evaluation budget is spent: SciPy's own maxfun is
-    checked only between iterations, so a line search could overshoot it."""
+    """Raised inside the objective to end the minimisation: the evaluations are spent (SciPy's own
+    maxfun is checked only between iterations, so a line search could overshoot it), or the step
+    log said stop."""
 
 
 def bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
@@ -38,45 +36,56 @@ def bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
     return low, high
 
 
-def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, stepper: "_Stepper",
-              done: int = 0) -> np.ndarray:
-    """At most ``evaluations`` loss-and-gradient evaluations from ``init`` (targets already in use);
-    returns the evaluated image with the lowest loss. A record is written per evaluation; ``done``
-    evaluations were made at this size before (a resumed run: SciPy's state is not kept, so
-    L-BFGS restarts from ``init``, the best image so far)."""
+def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, done: int, log: StepLog) -> np.ndarray:
+    """At most ``evaluations`` loss-and-gradient evaluations from ``init`` (the targets already in
+    use); returns the evaluated image with the lowest loss. ``done`` evaluations were made at this
+    size before (a resumed run: SciPy's state is not kept, so L-BFGS restarts from ``init``, the
+    best image so far)."""
     try:
         from scipy.optimize import Bounds, minimize
     except ImportError:
-        raise BackendUnavailable("--optimizer lbfgs needs SciPy: pip install scipy") from None
+        raise BackendUnavailable("L-BFGS needs SciPy: pip install scipy") from None
     shape = init.shape
     low, high = bounds(shape)
     start = np.clip(init.astype(np.float64).ravel(), low, high)  # an upsampled image may overshoot
-    best: list = [start.reshape(shape).astype(np.float32), np.inf]
-    count = [0]
+    best = {"image": start.reshape(shape).astype(np.float32), "total": np.inf, "count": 0}
 
     def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
-        if count[0] >= evaluations:
+        if best["count"] >= evaluations:
             raise _Budget
         x = v.reshape(shape).astype(np.float32)
         backend.synchronize()
         clock = time.perf_counter()
         terms, grad = backend.evaluate(x)
         seconds = time.perf_counter() - clock
-        count[0] += 1
-        if terms.finite() and terms.total < best[1]:
-            best[:] = [x, terms.total]
-        if not stepper(terms, None, seconds, lambda: x, lambda: (done + count[0], best[0], None)):
+        best["count"] += 1
+        if terms.finite() and terms.total < best["total"]:
+            best.update(image=x, total=terms.total)
+        if log.record(terms, None, seconds, lambda: x,
+                      lambda: (done + best["count"], best["image"], None)) is not Next.GO:
             raise _Budget
+        if not np.all(np.isfinite(grad)):  # the loss fits float32 but its gradient overflowed it
+            log.gradient_overflowed()
+            raise _Budget  # SciPy would end its line search early and say nothing
         return terms.total, grad.astype(np.float64).ravel()
 
     try:
-        minimize(objective, start, jac=True, method="L-BFGS-B", bounds=Bounds(low, high),
-                 # tolerances off: the budget alone ends the run (as jcjohnson/neural-style does)
-                 options={"maxcor": HISTORY, "maxfun": evaluations + 1, "maxiter": evaluations,
-                          "ftol": 0.0, "gtol": 0.0})
+        with backend.errors():  # the framework's out-of-memory and overflow errors, in neutral words
+            outcome = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=Bounds(low, high),
+                               # tolerances off: the budget alone ends the run (as jcjohnson/neural-style does)
+                               options={"maxcor": HISTORY, "maxfun": evaluations + 1, "maxiter": evaluations,
+                                        "ftol": 0.0, "gtol": 0.0})
+        # Even so SciPy ends when a step changes nothing (the loss exactly flat, or its line search
+        # stuck): the run is over, and says so.
+        if best["count"] < evaluations:
+            log.note(f"L-BFGS-B ended after {best['count']} of {evaluations} evaluations at "
+                     f"{init.shape[2]}x{init.shape[3]}: {outcome.message}")
     except _Budget:
         pass
-    except KeyboardInterrupt:
-        stepper.interrupted()
-    return best[0]
-
+    except KeyboardInterrupt:  # a second Ctrl-C, or one with Python's own handler: at once
+        log.interrupted()
+    except MemoryError as exc:
+        log.out_of_memory(exc)
+    except Overflow as exc:
+        log.overflowed(exc)
+    return best["image"]

@@ -40,6 +40,8 @@ class TransferResult:
     diverged: bool = False  # True when it stopped on a NaN or infinite loss
     picture: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
     out_of_memory: bool = False  # True when a step ran out of memory
+    interrupted: bool = False  # True when Ctrl-C, SIGTERM or the caller's should_stop ended it
+    notes: list[str] = field(default_factory=list)  # what else happened (L-BFGS-B ending before its budget)
 
     @property
     def seconds_per_step(self) -> float:

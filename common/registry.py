@@ -76,10 +76,10 @@ def pretrained_sources() -> dict[str, tuple[str, str]]:
     return {source: (name, cache) for name, info in BACKENDS.items() for source, cache in info.pretrained.items()}
 
 
-def fetch_pretrained(source: str) -> dict[str, np.ndarray]:
+def fetch_pretrained(source: str, folder: Path) -> dict[str, np.ndarray]:
     """Download ``source`` with the framework whose model zoo has it (imported only now)."""
     backend, _ = pretrained_sources()[source]
-    return load_backend(backend).fetch_pretrained(source)
+    return load_backend(backend).fetch_pretrained(source, folder)
 
 
 def weight_file_reader(path: Path) -> type[StyleBackend] | None:

@@ -4,51 +4,14 @@
     python scripts/batch.py --content photos/ --style paintings/ --out stylized/
     python scripts/batch.py --pairs pairs.csv --out stylized/ --address auto --recipe fast
 
-Every option of run.py applies to each pair. OUT/manifest.jsonl records each pair as it ends;
-the same command again does only the pairs not yet done. Exit status: 0 every pair done, 1
-some failed (the manifest says why), 2 bad input, 130 interrupted (finished pairs kept).
+The program is common/tools/batch/main.py (installed as the command ``style-transfer-batch``).
 """
-from __future__ import annotations
-
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a clone without installing
 
-from common.registry import backend_names  # noqa: E402
-from common.tools.batch import add_batch_options, run_batch  # noqa: E402
-from common.tools.cli import OneLineParser, add_transfer_options  # noqa: E402
-from common.tools.exits import run_main  # noqa: E402
-from common.tools.recipes import RUN_RECIPES  # noqa: E402
-
-PROG = "batch.py"
-
-
-def build_parser() -> OneLineParser:
-    # "resolve": --content and --style take files or folders here, replacing run.py's meaning
-    p = OneLineParser(prog=PROG, description="Neural style transfer for many content x style pairs, with Ray.",
-                      conflict_handler="resolve")
-    p.add_argument("--recipe", choices=tuple(RUN_RECIPES), default="chapter",
-                   help="as run.py's: chapter, or fast (the same quality sooner); explicit options still win")
-    p.add_argument("--backend", choices=backend_names(), default="torch", help="framework that runs the network")
-    add_transfer_options(p)
-    add_batch_options(p)
-    p.add_argument("--align-adam-epsilon", action="store_true",
-                   help="make MXNet's Adam place epsilon as PyTorch's does")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="as run.py's")
-    p.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the feature network")
-    return p
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    chosen, _ = parser.parse_known_args(argv)  # the recipe sets defaults before the real parse
-    parser.set_defaults(**RUN_RECIPES[chosen.recipe])
-    return run_main(PROG, parser, lambda args: run_batch(args, PROG), argv)
-
+from common.tools.batch.main import build_parser, main  # noqa: E402,F401
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,70 +4,14 @@
     python scripts/run.py --backend torch
     python scripts/run.py --backend mxnet --content photo.jpg --style painting.jpg --size 300 450
 
-Every ending is one line on stderr: bad input or out of memory exits 2, a loss that became
-NaN 3 (the last good image saved), Ctrl-C or SIGTERM 130 (the last good image and checkpoint
-saved). --checkpoint keeps a long run resumable with --resume.
+The program is common/tools/cli/main.py (installed as the command ``style-transfer``).
 """
-from __future__ import annotations
-
-import argparse
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # runnable from a clone without installing the package
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a clone without installing
 
-from common.registry import backend_names  # noqa: E402
-from common.tools.cli import OneLineParser, add_transfer_options, real, whole  # noqa: E402
-from common.tools.exits import run_main  # noqa: E402
-from common.tools.recipes import RUN_RECIPES  # noqa: E402
-from common.tools.stylize import stylize  # noqa: E402
-
-PROG = "run.py"
-
-
-def build_parser() -> OneLineParser:
-    p = OneLineParser(prog=PROG, description="Neural style transfer with MXNet or PyTorch behind one interface.")
-    p.add_argument("--recipe", choices=tuple(RUN_RECIPES), default="chapter",
-                   help="chapter: the d2l chapter's algorithm; fast: its picture quality in a fraction of the "
-                        "time (coarse to fine, Adam kept inside [0, 1]); options given explicitly still win")
-    p.add_argument("--backend", choices=backend_names(), default="torch", help="framework that runs the network")
-    p.add_argument("--output", default="stylized.png", help="where the result is written (.png, .jpg, ...)")
-    add_transfer_options(p)
-    p.add_argument("--align-adam-epsilon", action="store_true",
-                   help="make MXNet's Adam place epsilon as PyTorch's does, so both give the same losses")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
-                   help="bf16: the VGG network under bf16 autocast (PyTorch), losses and Gram in fp32")
-    p.add_argument("--compile", action="store_true",
-                   help="PyTorch: torch.compile the feature network (slow first step; measured slower on this CPU)")
-    p.add_argument("--log", metavar="FILE.jsonl", help="one JSON object per step")
-    p.add_argument("--plot", metavar="FILE.png", help="save the loss curves")
-    p.add_argument("--save-every", type=whole, default=0, metavar="N",
-                   help="also save the image every N steps beside the output (0: never)")
-    p.add_argument("--checkpoint", metavar="FILE.npz",
-                   help="keep the run resumable: image, Adam's state, position and configuration, written "
-                        "atomically every --checkpoint-every steps and on Ctrl-C or SIGTERM")
-    p.add_argument("--checkpoint-every", type=whole, default=50, metavar="N", help="steps between checkpoints")
-    p.add_argument("--resume", metavar="FILE.npz",
-                   help="continue the run a --checkpoint file holds (the same options, backend and version)")
-    p.add_argument("--max-memory", type=real, metavar="GiB",
-                   help="memory the run may use, instead of what the machine has free now (the check before "
-                        "the work refuses a run estimated to need more)")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
-    return stylize(args, PROG)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    chosen, _ = parser.parse_known_args(argv)  # the recipe sets defaults before the real parse
-    parser.set_defaults(**RUN_RECIPES[chosen.recipe])
-    return run_main(PROG, parser, run, argv)
-
+from common.tools.cli.main import build_parser, main  # noqa: E402,F401 - build_parser: for tests and docs
 
 if __name__ == "__main__":
     sys.exit(main())

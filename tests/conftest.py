@@ -84,11 +84,6 @@ def backend_name(request):
     return request.param
 
 
-def probes(backend):
-    """The backend's test probes: what tests look at inside it, beyond the interface."""
-    return importlib.import_module(f"{type(backend).__module__.rsplit('.', 1)[0]}.probes")
-
-
 def cpu_backend(name: str):
     require(name)
     return _make(name, "cpu")

@@ -5,13 +5,14 @@ import numpy as np
 import pytest
 
 from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
-from common.interface import Targets
+from common.terms import Targets
 from common.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
 from common.registry import load_backend
-from common.transfer import compute_targets
+from common.targets import compute_targets
 
 from . import reference as ref
-from .conftest import SIZE, probes, weights
+from . import probes
+from .conftest import SIZE, weights
 
 LAYERS = sorted(set(DEFAULT_CONTENT_LAYERS) | set(DEFAULT_STYLE_LAYERS))
 TOL = 1e-4  # float32 backends against a float64 reference, relative to each array's scale
@@ -103,7 +104,7 @@ def test_frozen_weights_get_no_gradient(backend, images):
     backend.loss_and_gradient(init, targets, config.weights)
     backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
     backend.step()
-    assert not probes(backend).weight_gradients_enabled(backend)
+    assert not probes.weight_gradients_enabled(backend)
 
 
 def test_step_returns_losses_before_its_update(backend, images):

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from common.errors import UserError
-from common.tools import preflight
+from common.tools.cli import preflight
 from common.weights import random_weights
 
 from .conftest import gpu_usable, require, synthetic_image
@@ -173,7 +173,8 @@ BAD = {
     "infinite style weight": (["--style-weight", "inf"], "argument --style-weight"),
     "negative style weight": (["--style-weight", "-10"], "--style-weight must be a finite number >= 0"),
     "negative tv weight": (["--tv-weight", "-1"], "--tv-weight must be a finite number >= 0"),
-    "all weights zero": (["--content-weight", "0", "--style-weight", "0", "--tv-weight", "0"], "all loss weights"),
+    "all weights zero": (["--content-weight", "0", "--style-weight", "0", "--tv-weight", "0"],
+                         "--content-weight, --style-weight and --tv-weight are all 0"),
     "negative seed": (["--seed", "-1"], "--seed must be a whole number >= 0"),
     "seed not whole": (["--seed", "0.5"], "argument --seed"),
     "negative save-every": (["--save-every", "-2"], "--save-every must be a whole number >= 0"),
@@ -206,7 +207,7 @@ BAD = {
     "output longer than WebP holds": (["--output", "{tmp}/result.webp", "--size", "32", "20000"],
                                       "WEBP writer cannot save a picture 20000 pixels long"),
     "output longer than JPEG holds": (["--output", "{tmp}/result.jpg", "--size", "65536", "32"],
-                                      "JPEG writer cannot save a picture 65536 pixels long"),
+                                      "JPEG writer (libjpeg) cannot save a picture 65536 pixels long, at most 65500"),
     "output over the content": (["--output", "{tmp}/content.png"], "--output {tmp}/content.png is the --content file"),
     "plot is a folder": (["--plot", "{tmp}/folder"], "is a folder"),
     "plot format matplotlib cannot write": (["--plot", "{tmp}/curves.bmp"], "--plot"),
@@ -419,6 +420,10 @@ def test_compare_refuses_the_shared_options_in_one_line(tmp, case, capsys, monke
     (["--backends", "jax"], "choose from"),
     (["--device", "tpu"], "invalid choice"),
     (["--precision", "fp8"], "invalid choice"),
+    (["quality", "--cap", "nan"], "not a finite number"),
+    (["memory", "--steps", "3"], "unrecognized arguments"),
+    (["--quality"], "--quality is now a command: python scripts/bench.py quality"),
+    (["--batch", "4"], "--batch is now a command"),
 ])
 def test_bench_refuses_bad_options_in_one_line(tmp, argv, words, capsys):
     status, lines = call(BENCH, argv, capsys)
@@ -426,22 +431,22 @@ def test_bench_refuses_bad_options_in_one_line(tmp, argv, words, capsys):
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--steps", "-1"], "--steps"),
-    (["--warmup", "-1"], "--warmup"),
-    (["--quality-steps", "0"], "--quality-steps"),
-    (["--batch", "0"], "--batch must be"),
-    (["--batch-steps", "0"], "--batch-steps"),
-    (["--cap", "nan"], "--cap"),
-    (["--cap", "-1"], "--cap"),
-    (["--content", "{tmp}/notes.txt"], "not an image"),
-    (["--style", "{tmp}/none.png"], "image not found"),
-    (["--json", "{tmp}/folder"], "is a folder"),
-    (["--json", "{tmp}/notes.txt/b.json"], "cannot write to folder"),
-    (["--json", "{tmp}/" + "j" * 300 + ".json"], "--json: the name"),
+    (["speed", "--steps", "-1"], "--steps"),
+    (["speed", "--warmup", "-1"], "--warmup"),
+    (["quality", "--steps", "0"], "--steps"),
+    (["batch", "--pairs", "0"], "--pairs must be"),
+    (["batch", "--steps", "0"], "--steps"),
+    (["quality", "--cap", "-1"], "--cap"),
+    (["quality", "--content", "{tmp}/notes.txt"], "not an image"),
+    (["batch", "--style", "{tmp}/none.png"], "image not found"),
+    (["speed", "--json", "{tmp}/folder"], "is a folder"),
+    (["memory", "--json", "{tmp}/notes.txt/b.json"], "cannot write to folder"),
+    (["quality", "--json", "{tmp}/" + "j" * 300 + ".json"], "--json: the name"),
 ])
 def test_bench_options_are_checked_before_any_worker(tmp, argv, words):
     """preflight.check_bench: what bench.py must refuse before it starts a worker or downloads."""
     args = BENCH.build_parser().parse_args([a.replace("{tmp}", str(tmp)) for a in argv])
     with pytest.raises(UserError, match=re.escape(words)):
         preflight.check_bench(args)
-    preflight.check_bench(BENCH.build_parser().parse_args([]))  # the defaults pass
+    for command in ("speed", "quality", "memory", "batch"):
+        preflight.check_bench(BENCH.build_parser().parse_args([command]))  # the defaults pass

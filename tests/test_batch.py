@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from common.errors import UserError
-from common.tools.batch_pairs import name_outputs, pair_up, read_pairs_csv
+from common.tools.batch.pairs import name_outputs, pair_up, read_pairs_csv
 
 from .conftest import require_module, synthetic_image
 
@@ -111,7 +111,7 @@ def test_a_workers_framework_runs_as_many_threads_as_its_cpus():
     ray = require_module("ray")
     from common.config import Execution
     from common.registry import available, backend_names
-    from common.tools.batch_engine import PairWorker, worker_env
+    from common.tools.batch.worker import PairWorker, worker_env
 
     names = [name for name in backend_names() if available(name)[0]]
     ray.init(num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)

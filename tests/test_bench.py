@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from common.config import TransferConfig
-from common.system import thread_count
-from common.tools.flops import step_flops
-from common.tools.measure import time_steps
-from common.transfer import compute_targets
+from backends.threads import thread_count
+from common.tools.bench.flops import step_flops
+from common.tools.bench.timing import time_steps
+from common.targets import compute_targets
 
 from .conftest import cpu_backend, require, synthetic_image
 

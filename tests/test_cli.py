@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.tools.exits import DIVERGED
+from common.tools.cli.exits import DIVERGED
 
 from .conftest import require, synthetic_image
 

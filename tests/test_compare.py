@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.tools import measure
-from common.tools.recipes import D2L_DIFFERENCES, D2L_MXNET, D2L_TORCH, without
+from common.tools.compare import measure
+from common.tools.compare.recipes import D2L_DIFFERENCES, D2L_MXNET, D2L_TORCH, without
 
 from .conftest import require, synthetic_image
 
@@ -114,7 +114,8 @@ def test_one_step_is_enough_for_a_report(inputs):
 
 def test_d2l_without_the_gluon_weights_is_one_line_before_any_training(inputs, tmp_path):
     """Once: a skipped row, every run trained, then a KeyError. Now refused before the work."""
-    from common.weights import random_weights, save_npz
+    from common.weights import random_weights
+    from common.tools.io.weights import save_npz
 
     save_npz(random_weights(0, 36), tmp_path / "vgg19-imagenet1k-v1.npz")  # torchvision's, already cached
     blocked = {"STYLE_TRANSFER_CACHE": str(tmp_path), "https_proxy": "http://127.0.0.1:9",

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.files import exclusive
-from common.tools import exits
+from common.errors import OutOfMemory, Overflow
+from common.registry import load_backend
+from common.tools.io.files import exclusive
+from common.tools.cli import exits
 
 from .conftest import synthetic_image
 
@@ -77,7 +79,7 @@ def test_a_signal_mid_run_exits_130_and_the_resumed_run_equals_the_unbroken_one(
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == exits.INTERRUPTED == 130, stderr
     ending = one_line(stderr.replace("\r", "\n").split("\n", 1)[1] if "\r" in stderr else stderr)
-    assert "interrupted after" in ending and f"--resume {ckpt}" in ending
+    assert f"interrupted ({SIGNAL_FOR[backend_name].name}) after" in ending and f"--resume {ckpt}" in ending
     cut = len(log.read_text().splitlines())
     assert 3 <= cut < 150 and out.is_file() and ckpt.is_file()
 
@@ -108,9 +110,15 @@ def test_an_image_that_becomes_nan_exits_3_with_the_image_before_it(backend_name
 LIMITED = """
 import resource, sys
 sys.path[:0] = [{scripts!r}, {root!r}]
+import numpy as np
 import run
 from common.registry import load_backend
-load_backend(sys.argv[1])  # the framework's libraries are mapped before the limit
+from common.weights import random_weights
+# The framework's libraries are mapped, and its worker threads started (MXNet's engine and
+# OpenMP threads; a thread that cannot get its stack under the limit would abort the process),
+# before the limit.
+tiny = load_backend(sys.argv[1])(random_weights(0, 1), last_layer=1, device="cpu")
+tiny.extract_features(tiny.preprocess(np.zeros((32, 32, 3), np.float32)), [1])
 size = next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmSize"))
 resource.setrlimit(resource.RLIMIT_AS, (size + 2**30, size + 2**30))  # 1 GiB more address space
 sys.exit(run.main(["--backend", *sys.argv[1:]]))
@@ -145,7 +153,7 @@ def test_a_snapshot_that_cannot_be_written_warns_once_and_the_run_goes_on(files)
 def test_a_result_that_cannot_be_written_is_one_line_and_the_checkpoint_survives(files, monkeypatch, capsys):
     sys.path.insert(0, str(ROOT / "scripts"))
     import run as run_script
-    from common.tools import stylize
+    from common.tools.cli import stylize
 
     def disk_full(image, path):
         raise OSError(28, "No space left on device")
@@ -160,17 +168,52 @@ def test_a_result_that_cannot_be_written_is_one_line_and_the_checkpoint_survives
     assert "No space left on device" in ending and f"--resume it" in ending and (tmp / "c.npz").is_file()
 
 
+@pytest.mark.parametrize("where", ["picture loss", "colour finish"])
+@pytest.mark.parametrize("signals", [1, 2])
+def test_a_signal_after_the_last_step_keeps_the_finished_picture(files, monkeypatch, capsys, where, signals):
+    """After the loop come the picture's loss (a whole step's time at a large size) and the colour
+    finish: a SIGTERM there (or two: the second stops at once) still writes the picture, exit 130.
+    It used to end in "interrupted before any image was made; nothing written"."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import run as run_script
+    import common.colors
+    from common.tools.cli import stylize
+
+    def signalled(call):
+        def wrapper(*args, **kwargs):
+            for _ in range(signals):
+                os.kill(os.getpid(), signal.SIGTERM)
+            return call(*args, **kwargs)
+        return wrapper
+
+    torch_backend = load_backend("torch")
+    if where == "picture loss":  # Adam's steps never evaluate: the picture's loss is the one call
+        monkeypatch.setattr(stylize, "load_backend", lambda name: type(
+            "Signalling", (torch_backend,), {"evaluate": signalled(torch_backend.evaluate)}))
+    else:
+        monkeypatch.setattr(common.colors, "finish", signalled(common.colors.finish))
+    tmp, content, style = files
+    status = run_script.main(["--backend", "torch", "--content", str(content), "--style", str(style),
+                              "--weights", "random", "--device", "cpu", "--size", "32", "48", "--steps", "3",
+                              "--preserve-colors", "luminance", "--output", str(tmp / "out.png")])
+    assert status == exits.INTERRUPTED
+    ending = one_line(capsys.readouterr().err)
+    assert "interrupted" in ending and "nothing written" not in ending and "3" in ending
+    assert Image.open(tmp / "out.png").size == (48, 32)
+
+
 def test_run_main_makes_every_ending_one_line(capsys):
-    from common.tools.cli import OneLineParser
+    from common.tools.cli.options import OneLineParser
 
     def interrupted(args):
         os.kill(os.getpid(), signal.SIGTERM)  # outside any training loop: a download, say
         time.sleep(5)
         return 0
 
-    def out_of_memory(args):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
-                           "memory: you tried to allocate 207360000 bytes.\nmore C++ lines")
+    def out_of_memory(args):  # what a backend makes of its framework's failed allocation
+        with load_backend("torch").errors():
+            raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate "
+                               "memory: you tried to allocate 207360000 bytes.\nmore C++ lines")
 
     def bug(args):
         raise RuntimeError("an internal error")
@@ -184,6 +227,25 @@ def test_run_main_makes_every_ending_one_line(capsys):
     with pytest.raises(RuntimeError):  # a bug keeps its traceback (status 1)
         exits.run_main("x", parser, bug, [])
     assert signal.getsignal(signal.SIGTERM) is before  # given back
+
+
+def test_a_backend_says_its_framework_s_failures_in_neutral_words(backend_name):
+    """A real failed allocation becomes OutOfMemory (a MemoryError, one line); anything else (a bug)
+    passes through as the framework raised it."""
+    cls = load_backend(backend_name)
+    if backend_name == "torch":
+        import torch
+
+        with pytest.raises(OutOfMemory, match="can't allocate memory") as caught, cls.errors():
+            torch.empty(2**50)  # 4 PiB: refused by the CPU allocator at once
+        assert "\n" not in str(caught.value) and isinstance(caught.value, MemoryError)
+        with pytest.raises(Overflow), cls.errors():  # a step size beyond float32's range
+            x = torch.zeros(3, requires_grad=True)
+            x.grad = torch.ones(3)
+            optimizer = torch.optim.Adam([x], lr=1e39)
+            optimizer.step()
+    with pytest.raises(ValueError, match="an internal error"), cls.errors():
+        raise ValueError("an internal error")
 
 
 def test_results_get_the_permissions_open_would_give(files):

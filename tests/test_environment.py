@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from common.system import available_cores
+from backends.threads import available_cores
 
 from .conftest import require
 

@@ -13,12 +13,14 @@ import numpy as np
 import pytest
 
 from common.config import Execution, Schedule, TransferConfig
-from common.errors import BackendUnavailable
+from common.errors import BackendUnavailable, ConfigError
 from common.registry import load_backend
-from common.system import available_cores
-from common.transfer import compute_targets, transfer
+from backends.threads import available_cores
+from common.targets import compute_targets
+from common.transfer import transfer
 
-from .conftest import LAST_LAYER, SIZE, cpu_backend, probes, require, synthetic_image, weights
+from . import probes
+from .conftest import LAST_LAYER, SIZE, cpu_backend, require, synthetic_image, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +43,7 @@ def test_chapter_and_optimized_executions_agree(name):
     (terms_f, grad_f), (terms_c, grad_c) = _loss_and_grad(fast), _loss_and_grad(chapter)
     assert terms_f.total == pytest.approx(terms_c.total, rel=1e-5)
     assert np.abs(grad_f - grad_c).max() <= 1e-5 * np.abs(grad_c).max()
-    assert probes(chapter).weight_gradients_enabled(chapter) and not probes(fast).weight_gradients_enabled(fast)
+    assert probes.weight_gradients_enabled(chapter) and not probes.weight_gradients_enabled(fast)
 
 
 def test_torch_bf16_stays_within_two_percent_of_fp32():
@@ -64,7 +66,7 @@ def test_mxnet_refuses_bf16_in_one_line():
 
 
 def test_unknown_precision_is_refused():
-    with pytest.raises(Exception, match="--precision"):
+    with pytest.raises(ConfigError, match="^precision must be fp32 or bf16, not fp8$"):
         Execution(precision="fp8").validate()
 
 

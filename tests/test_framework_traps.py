@@ -174,7 +174,7 @@ def test_chapter_resizes_differ_and_torchvision_on_pil_is_pillow_bilinear(tmp_pa
 
     from backends.mxnet.chapter import read_image as mxnet_chapter
     from backends.torch.chapter import read_image as torch_chapter
-    from common.images import read_image
+    from common.tools.io.pictures import read_image
 
     rng = np.random.default_rng(0)
     fine = (rng.random((120, 180, 3)) > 0.5).astype(np.uint8) * 255  # detail finer than the target grid
@@ -230,7 +230,8 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     require("torch")
     from common.config import LossWeights, Schedule, TransferConfig
     from common.registry import load_backend
-    from common.transfer import compute_targets, transfer
+    from common.targets import compute_targets
+    from common.transfer import transfer
 
     from .conftest import synthetic_image, weights
 
@@ -242,7 +243,7 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     scipy_totals = [r.total for r in scipy_run.records]
     init, targets = compute_targets(backend, *images, config)
     backend.use_targets(targets, config.weights)
-    probes = __import__("backends.torch.probes", fromlist=["torch_lbfgs"])
+    from . import probes
     runs = {"no line search": probes.torch_lbfgs(backend, init, 30),
             "strong Wolfe": probes.torch_lbfgs(backend, init, 30, line_search_fn="strong_wolfe")}
     # its iterates are unbounded: judge each by the picture as saved, clipped to [0, 1]

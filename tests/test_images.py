@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from common.errors import ImageError
-from common.images import check_image_path, read_image, save_image
+from common.tools.io.pictures import check_image_path, read_image, save_image
 
 
 def _save(tmp_path, name, img, **kw):

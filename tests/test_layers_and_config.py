@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from common.config import LossWeights, Schedule, TransferConfig
+from common.config import LossWeights, Scales, Schedule, TransferConfig
 from common.errors import ConfigError, LayerError
 from common.layers import LAYER_NAMES, layer_index, parameter_shapes, parse_layers
+from common.tools.cli.options import FLAGS, in_flags
 
 
 def test_names_match_torchvision_and_gluon_indices():
@@ -49,16 +50,45 @@ def test_defaults_are_the_chapters():
     assert c.last_layer == 29
 
 
-@pytest.mark.parametrize("config, message", [
-    (TransferConfig(size=(31, 100)), "too small"),
-    (TransferConfig(schedule=Schedule(steps=0)), "--steps"),
-    (TransferConfig(schedule=Schedule(lr=0)), "--lr"),
-    (TransferConfig(schedule=Schedule(lr=float("nan"))), "--lr"),
-    (TransferConfig(schedule=Schedule(decay_every=0)), "--lr-decay-every"),
-    (TransferConfig(schedule=Schedule(decay_factor=-0.5)), "--lr-decay-factor"),
-    (TransferConfig(weights=LossWeights(style=-1)), "--style-weight"),
-    (TransferConfig(weights=LossWeights(0, 0, 0)), "all loss weights"),
+@pytest.mark.parametrize("config, field, flag", [
+    (TransferConfig(size=(31, 100)), "size", "--size"),
+    (TransferConfig(schedule=Schedule(steps=0)), "schedule.steps", "--steps"),
+    (TransferConfig(schedule=Schedule(lr=0)), "schedule.lr", "--lr"),
+    (TransferConfig(schedule=Schedule(lr=float("nan"))), "schedule.lr", "--lr"),
+    (TransferConfig(schedule=Schedule(decay_every=0)), "schedule.decay_every", "--lr-decay-every"),
+    (TransferConfig(schedule=Schedule(decay_factor=-0.5)), "schedule.decay_factor", "--lr-decay-factor"),
+    (TransferConfig(weights=LossWeights(style=-1)), "weights.style", "--style-weight"),
+    (TransferConfig(weights=LossWeights(0, 0, 0)), "weights", "--content-weight, --style-weight and --tv-weight"),
+    (TransferConfig(scales=Scales(count=12)), "scales.count", "--scales"),
 ])
-def test_invalid_settings_are_refused(config, message):
-    with pytest.raises(ConfigError, match=message):
+def test_invalid_settings_are_refused_by_field_and_said_by_flag_on_the_command_line(config, field, flag):
+    """The core names the field; the command line says the option that sets it, also inside the message."""
+    with pytest.raises(ConfigError) as caught:
         config.validate()
+    assert caught.value.field == field and str(caught.value).startswith(f"{field} ")
+    said = in_flags(caught.value)
+    assert said.startswith(f"{flag} ") and not any(f in said for f in ("schedule.", "weights.", "scales."))
+
+
+def test_every_field_the_core_names_has_a_flag():
+    """A field the configuration's checks name without a flag would reach the user in the core's words."""
+    import ast
+    import dataclasses
+    from pathlib import Path
+
+    def paths(cls, prefix=""):
+        for f in dataclasses.fields(cls):
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            yield prefix + f.name
+            if dataclasses.is_dataclass(default):
+                yield from paths(type(default), prefix + f.name + ".")
+
+    fields = set(paths(TransferConfig)) | {"precision"}
+    source = (Path(__file__).resolve().parents[1] / "common" / "config.py").read_text()
+    checks = [node for node in ast.walk(ast.parse(source))
+              if isinstance(node, ast.FunctionDef) and node.name in ("validate", "blend")]
+    named = {node.value for check in checks for node in ast.walk(check) if isinstance(node, ast.Constant)
+             and isinstance(node.value, str) and node.value in fields}
+    named |= {f"weights.{name}" for name in ("content", "style", "tv")}  # named by an f-string
+    assert {"schedule.steps", "scales.count", "colors", "style_fit"} <= named  # the search finds them
+    assert named <= set(FLAGS), named - set(FLAGS)

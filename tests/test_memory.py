@@ -9,13 +9,13 @@ import re
 import numpy as np
 import pytest
 
-from common import memory
+from common.tools.cli import memory
 from common.config import Scales, TransferConfig
 from common.errors import UserError
 from common.images import fit_long_edge
-from common.memory import check_memory, estimate_gib, largest_fitting
+from common.tools.cli.memory import check_memory, estimate_gib, largest_fitting
 from common.registry import load_backend
-from common.tools.memory_fit import measure_peak, size_at
+from common.tools.bench.memory_fit import measure_peak, size_at
 
 from .conftest import require, weights
 
@@ -174,7 +174,7 @@ def test_what_is_available_on_this_machine_is_a_positive_number():
 # -- MXNet: one statically allocated block, the training one -------------------------------
 def test_mxnet_hybridizes_the_training_block_only():
     require("mxnet")
-    from common.transfer import compute_targets
+    from common.targets import compute_targets
 
     config = TransferConfig(size=(40, 56))
     backend = load_backend("mxnet")(weights(), last_layer=config.last_layer)

@@ -6,7 +6,8 @@ import pytest
 
 from common.config import AdamSettings, Execution, Schedule, Scales, TransferConfig
 from common.registry import load_backend
-from common.transfer import compute_targets, transfer
+from common.targets import compute_targets
+from common.transfer import transfer
 
 from . import reference as ref
 

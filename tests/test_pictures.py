@@ -14,8 +14,9 @@ from common.config import STANDARDISED_HIGH, STANDARDISED_LOW, LossWeights, Scal
 from common.errors import ConfigError
 from common.images import resize_array
 from common.terms import AdamState
-from common.tools.cli import result_size
-from common.transfer import compute_targets, prepare_inputs, start_image, style_size, transfer
+from common.tools.cli.options import result_size
+from common.targets import compute_targets, prepare_inputs, start_image, style_size
+from common.transfer import transfer
 from common.upsample import resize_standardised, resize_state
 
 from . import reference as ref

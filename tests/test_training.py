@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from common.config import LossWeights, Schedule, TransferConfig
-from common.interface import LossTerms
+from common.terms import LossTerms
 from common.transfer import transfer
 
 from .conftest import SIZE
@@ -111,3 +111,49 @@ def test_ctrl_c_stops_the_run_and_keeps_the_last_good_image(backend, images):
     result = transfer(wrapped, *images, TransferConfig(size=SIZE, schedule=Schedule(steps=10)))
     assert "interrupted after 2 of 10" in result.stopped and not result.diverged
     np.testing.assert_allclose(result.image, backend.postprocess(wrapped.images[1]), atol=1e-6)
+
+
+def framework_out_of_memory(backend) -> Exception:
+    """The error each framework itself raises when an allocation fails (its own words)."""
+    if backend.name == "mxnet":
+        import mxnet as mx
+
+        return mx.base.MXNetError("Traceback (most recent call last):\n  File \"../src/storage/./cpu_device_storage.h\", "
+                                  "line 72\nMXNetError: Failed to allocate CPU Memory")
+    return RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+                        "you tried to allocate 207360000 bytes.")
+
+
+class FailingEvaluation(Watched):
+    """L-BFGS's evaluations, the ``at``-th of which fails with ``error`` or returns an overflowed gradient."""
+
+    def __init__(self, inner, at: int, error=None):
+        super().__init__(inner)
+        self._at, self._error, self.totals = at, error, []
+
+    def evaluate(self, x):
+        if len(self.totals) + 1 == self._at and self._error is not None:
+            error, self._error = self._error, None  # once: the picture's loss afterwards is computed
+            raise error
+        terms, grad = self._inner.evaluate(x)
+        self.totals.append(terms.total)
+        if len(self.totals) == self._at:
+            grad = grad * np.float32(np.inf)
+        return terms, grad
+
+
+def test_lbfgs_out_of_memory_keeps_its_best_image_at_the_first_size(backend, images):
+    """It used to say "the image of the size before" and save the start image instead."""
+    wrapped = FailingEvaluation(backend, at=4, error=framework_out_of_memory(backend))
+    result = transfer(wrapped, *images, TransferConfig(size=SIZE, optimizer="lbfgs", schedule=Schedule(steps=8)))
+    assert result.out_of_memory and "out of memory at step 4" in result.stopped and "size before" not in result.stopped
+    assert len(result.records) == 3 and min(wrapped.totals) < wrapped.totals[0]
+    # the best of the three evaluated images, not the start image: its loss is the lowest logged
+    assert result.picture.total == pytest.approx(min(wrapped.totals), rel=1e-4)
+
+
+def test_lbfgs_stops_on_a_gradient_that_overflowed_float32(backend, images):
+    wrapped = FailingEvaluation(backend, at=3)
+    result = transfer(wrapped, *images, TransferConfig(size=SIZE, optimizer="lbfgs", schedule=Schedule(steps=8)))
+    assert result.diverged and "gradient overflowed float32 at step 3" in result.stopped
+    assert len(result.records) == 3 and result.picture.total == pytest.approx(min(wrapped.totals), rel=1e-4)

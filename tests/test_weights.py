@@ -7,7 +7,8 @@ import pytest
 from common import registry
 from common.errors import WeightsError
 from common.layers import parameter_shapes
-from common.weights import check_weights, load_weights, random_weights, save_npz
+from common.tools.io.weights import load_weights, save_npz
+from common.weights import check_weights, random_weights
 
 from .conftest import require
 
@@ -140,7 +141,8 @@ def test_a_features_only_pth_is_read_as_features(tmp_path):
     require("torch")
     import torch
 
-    from common.weights import load_weights, random_weights
+    from common.tools.io.weights import load_weights
+    from common.weights import random_weights
 
     weights = random_weights(3, 29)
     torch.save({k.removeprefix("features."): torch.from_numpy(v) for k, v in weights.items()}, tmp_path / "f.pth")

@@ -3,7 +3,7 @@ Importing it imports MXNet, never PyTorch."""
 import os
 import sys
 
-from common.system import thread_count
+from backends.threads import thread_count
 
 # MXNet reads OMP_NUM_THREADS once, when it loads, and otherwise keeps cores back for its
 # engine: on this 2-core machine its operators ran on one thread (0.52 s/step at 150x225,

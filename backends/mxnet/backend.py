@@ -10,9 +10,10 @@ from mxnet import autograd, gluon, nd
 
 from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
-from common.interface import AdamState, GpuStatus, LossTerms, StyleBackend, Targets
+from common.interface import GpuStatus, StyleBackend
+from common.terms import AdamState, LossTerms, Targets
 
-from . import chapter, pretrained
+from . import chapter, errors, pretrained
 from . import device as devices
 from . import losses, transforms
 from .optimizer import get_state, make_trainer, prepare_update, set_learning_rate, set_state
@@ -55,6 +56,10 @@ class MXNetBackend(StyleBackend):
         return taps
 
     @classmethod
+    def translate_error(cls, exc: BaseException) -> Optional[Exception]:
+        return errors.translate(exc)
+
+    @classmethod
     def gpu_status(cls) -> GpuStatus:
         return devices.gpu_status()
 
@@ -83,8 +88,8 @@ class MXNetBackend(StyleBackend):
         return free / 2**30
 
     @classmethod
-    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
-        return pretrained.fetch(source)
+    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source, folder)
 
     @classmethod
     def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:

@@ -11,13 +11,14 @@ import numpy as np
 from mxnet import gluon
 from mxnet.gluon.model_zoo import vision
 
-from common.cache import cache_dir, short_reason
-from common.errors import WeightsError
+from pathlib import Path
+
+from common.errors import WeightsError, short_reason
 
 
-def fetch(source: str = "gluon") -> dict[str, np.ndarray]:
-    """Download through the Gluon model zoo (its own VGG-19, the only one it offers: ``gluon``)."""
-    root = cache_dir() / "mxnet-model-zoo"
+def fetch(source: str, folder: Path) -> dict[str, np.ndarray]:
+    """Download through the Gluon model zoo into ``folder`` (its own VGG-19, the only one it offers: ``gluon``)."""
+    root = folder / "mxnet-model-zoo"
     said = io.StringIO()
     try:
         # MXNet's downloader prints its progress and each retry on stdout: kept back, and shown

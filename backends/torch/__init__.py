@@ -1,6 +1,6 @@
 """The PyTorch backend: torchvision's VGG-19, eager autograd, ``torch.optim.Adam``.
 Importing it imports torch and torchvision, never MXNet."""
-from common.system import drop_unusable_omp_threads
+from backends.threads import drop_unusable_omp_threads
 
 # libgomp reads OMP_NUM_THREADS when torch loads it; an unusable value is dropped first (with
 # one warning), and the backend sets the count itself (ProcessSettings in device.py; PyTorch can

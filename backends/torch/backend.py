@@ -8,9 +8,10 @@ import numpy as np
 import torch
 
 from common.config import AdamSettings, Execution, LossWeights
-from common.interface import AdamState, GpuStatus, LossTerms, StyleBackend, Targets
+from common.interface import GpuStatus, StyleBackend
+from common.terms import AdamState, LossTerms, Targets
 
-from . import chapter, pretrained
+from . import chapter, errors, pretrained
 from . import device as devices
 from . import losses, transforms
 from .optimizer import get_state, make_adam, set_learning_rate, set_state
@@ -46,6 +47,10 @@ class TorchBackend(StyleBackend):
         return taps
 
     @classmethod
+    def translate_error(cls, exc: BaseException) -> Optional[Exception]:
+        return errors.translate(exc)
+
+    @classmethod
     def gpu_status(cls) -> GpuStatus:
         return devices.gpu_status()
 
@@ -77,8 +82,8 @@ class TorchBackend(StyleBackend):
         return free / 2**30
 
     @classmethod
-    def fetch_pretrained(cls, source: str) -> dict[str, np.ndarray]:
-        return pretrained.fetch(source)
+    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source, folder)
 
     @classmethod
     def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:

@@ -9,7 +9,7 @@ import torch
 
 from common.errors import BackendUnavailable
 from common.interface import GpuStatus
-from common.system import thread_count
+from backends.threads import thread_count
 
 
 def gpu_status() -> GpuStatus:

@@ -10,8 +10,7 @@ import numpy as np
 import torch
 import torchvision
 
-from common.cache import short_reason
-from common.errors import WeightsError
+from common.errors import WeightsError, short_reason
 
 
 def _features_only(state: dict) -> dict[str, np.ndarray]:
@@ -27,9 +26,9 @@ def _features_only(state: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def fetch(source: str = "imagenet") -> dict[str, np.ndarray]:
-    """Download through torchvision's loader (torch hub cache, hash checked); torchvision's
-    only VGG-19 weights are ``imagenet``."""
+def fetch(source: str, folder: Path) -> dict[str, np.ndarray]:
+    """Download through torchvision's loader (into torch hub's own cache, hash checked, not
+    ``folder``); torchvision's only VGG-19 weights are ``imagenet``."""
     weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
     try:
         with contextlib.redirect_stdout(sys.stderr):  # torch.hub announces downloads on stdout

@@ -1,5 +1,10 @@
-"""The tooling around the core: the command line, progress and logs, plots, the comparison of
-the two backends and its report, the benchmark.
+"""The tooling around the core, one package per feature, each with one entry point:
 
-It imports the core (``common``); the core never imports it.
+    cli/      run.py: the options, the checks before any work, signals, exits, progress, the memory check
+    compare/  compare.py: MXNet against PyTorch stage by stage, the chapter's ablation, the report
+    bench/    bench.py: speed, FLOPs, time to quality, the memory model's fit, batch throughput
+    batch/    batch.py: many pictures on Ray (driver, worker, manifest, pairs)
+    io/       files and the network: image files, atomic writes, the cache, weights, checkpoints
+
+The tooling imports the core; the core never imports the tooling.
 """

@@ -1,0 +1,213 @@
+"""``bench.py quality``, time to quality: how long each method takes to make a
+picture as good as the chapter's.
+
+Quality is the loss of the picture as saved — clipped to [0, 1] — at the final size, evaluated by
+an extra forward and backward pass whose time is left out. The chapter's recipe (Adam, one size)
+runs first and sets the bar: its picture's loss L and its wall time T. Each method then runs
+until its picture's loss is at most L, timed from its start (targets and resizing included, the
+checks left out), and is stopped at ``cap`` x T if it never gets there. Two objectives: the
+chapter's weights, and the same with the TV weight at 0 — with random weights the chapter's
+objective ends dominated by TV, which a smooth upsampled image satisfies for free, so the second
+keeps the race about style and content.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+import numpy as np
+
+from common.config import Execution, LossWeights, Scales, TransferConfig
+from common.errors import UserError
+from common.interface import StyleBackend
+from common.records import StepRecord
+from common.registry import load_backend
+from common.targets import compute_targets, prepare_inputs
+from common.transfer import transfer
+from common.weights import random_weights
+
+from ..cli.recipes import RUN_RECIPES
+from ..io.downloads import sample_image
+from ..io.pictures import load_rgb
+from .processes import in_processes
+
+CHECK_EVERY = 5  # steps between picture-loss checks at the final size: about 1 % of T at 500 steps
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    change: Callable[[TransferConfig], TransferConfig]
+    execution: Execution = Execution()
+
+
+def fast_recipe(config: TransferConfig) -> TransferConfig:
+    """``config`` as ``run.py --recipe fast`` changes it."""
+    fast = RUN_RECIPES["fast"]
+    return replace(config, bounded=bool(fast["bounded"]),
+                   scales=Scales(int(fast["scales"]), float(fast["scale_factor"]), int(fast["scale_steps"]),
+                                 float(fast["scale_lr"]), str(fast["scale_moments"])),
+                   schedule=replace(config.schedule, steps=int(fast["steps"])))
+
+
+def methods() -> list[Method]:
+    """The methods raced against the chapter's recipe (each also ends at the reference's step count)."""
+    two_sizes = Scales(count=2)  # the defaults of --scales 2
+    return [
+        Method("Adam, coarse to fine (2 sizes)", lambda c: replace(c, scales=two_sizes)),
+        Method("Adam kept inside [0, 1]", lambda c: replace(c, bounded=True)),
+        Method("L-BFGS", lambda c: replace(c, optimizer="lbfgs")),
+        Method("L-BFGS, coarse to fine (2 sizes)", lambda c: replace(c, optimizer="lbfgs", scales=replace(two_sizes, steps=30))),
+        Method("Adam, bf16", lambda c: c, Execution(precision="bf16")),
+        Method("--recipe fast (Adam in [0, 1], 2 sizes)", fast_recipe),
+    ]
+
+
+def scale_variants() -> list[Method]:
+    """``--recipe fast`` with one coarse-to-fine choice changed at a time: how its defaults were picked."""
+    def vary(label: str, bounded: bool = True, **change) -> Method:
+        def apply(config: TransferConfig) -> TransferConfig:
+            fast = fast_recipe(config)
+            return replace(fast, bounded=bounded, scales=replace(fast.scales, **change))
+        return Method(label, apply)
+    return [
+        vary("--recipe fast as it is (factor 2, 50 steps, lr 0.05, reset, bicubic)"),
+        vary("moments resized instead of reset", moments="resize"),
+        vary("scale lr 0.02", lr=0.02),
+        vary("scale lr 0.1", lr=0.1),
+        vary("scale lr 0.3 (the chapter's)", lr=0.3),
+        vary("25 steps per smaller size", steps=25),
+        vary("100 steps per smaller size", steps=100),
+        vary("3 sizes, factor 2", count=3),
+        vary("3 sizes, factor sqrt(2)", count=3, factor=2 ** 0.5),
+        vary("bilinear upsampling", upsample="bilinear"),
+        vary("unbounded Adam, moments reset", bounded=False),
+        vary("unbounded Adam, moments resized", bounded=False, moments="resize"),
+    ]
+
+
+SETS = {"methods": methods, "scales": scale_variants}
+
+
+class _Reached(Exception):
+    pass
+
+
+@dataclass
+class Race:
+    method: str
+    reached: bool
+    seconds: float  # to reach L, or spent until the cap
+    steps: int
+    best_ratio: float  # best checked picture loss / L
+    speedup: float  # T / seconds when reached
+
+
+def race(backend: StyleBackend, checker: StyleBackend, content: np.ndarray, style: np.ndarray,
+         config: TransferConfig, bar: float, limit: float, label: str) -> Race:
+    """Run ``config`` on ``backend`` until its picture's loss, as ``checker`` (fp32) computes it, is
+    at most ``bar``, or until ``limit`` seconds have passed."""
+    last_scale = config.scales.count
+    checks = {"seconds": 0.0, "best": np.inf, "ready": checker is backend}
+
+    def check(image: np.ndarray) -> float:
+        if not checks["ready"]:  # a separate checker needs the final size's targets, once
+            checker.use_targets(compute_targets(checker, *prepare_inputs(content, style, config.size, config),
+                                                config)[1], config.weights)
+            checks["ready"] = True
+        loss = checker.evaluate(checker.preprocess(image))[0].total
+        checks["best"] = min(checks["best"], loss)
+        return loss
+
+    def on_step(record: StepRecord, current: Callable[[], np.ndarray]) -> None:
+        spent = record.elapsed - checks["seconds"]
+        if record.scale == last_scale and (record.step % CHECK_EVERY == 0 or spent >= limit):
+            start = time.perf_counter()
+            loss = check(current())
+            checks["seconds"] += time.perf_counter() - start
+            if loss <= bar:
+                raise _Reached(spent, record.step)
+        if spent >= limit:
+            raise _Reached(-spent, record.step)
+
+    try:
+        result = transfer(backend, content, style, config, on_step)
+        seconds = result.records[-1].elapsed - checks["seconds"]
+        reached, steps = check(result.image) <= bar, len(result.records)
+    except _Reached as stop:
+        (seconds, steps), reached = stop.args, stop.args[0] >= 0
+    return Race(label, reached, abs(seconds), steps, checks["best"] / bar, 0.0)
+
+
+def run(make: Callable[[Execution], Optional[StyleBackend]], content: np.ndarray, style: np.ndarray,
+        size: tuple[int, int], steps: int, cap: float, say: Callable[[str], None], which: str = "methods") -> dict:
+    """Both objectives on one backend: the chapter's reference, then every method against it."""
+    out: dict = {}
+    for objective, weights in (("chapter's weights", LossWeights()), ("TV weight 0", LossWeights(tv=0.0))):
+        base = TransferConfig(size=size, weights=weights, schedule=replace(TransferConfig().schedule, steps=steps))
+        checker = make(Execution())
+        say(f"{objective}: the chapter's recipe, {steps} Adam steps at {size[0]}x{size[1]}")
+        reference = transfer(checker, content, style, base)
+        bar = reference.picture.total
+        total = reference.records[-1].elapsed
+        rows = []
+        for method in SETS[which]():
+            backend = make(method.execution)
+            if backend is None:
+                continue
+            say(f"{objective}: {method.name}")
+            result = race(backend, checker, content, style, method.change(base), bar, cap * total, method.name)
+            result.speedup = total / result.seconds if result.reached else 0.0
+            rows.append(result.__dict__)
+        out[objective] = {"L": bar, "T": total, "last_logged": reference.records[-1].total, "methods": rows}
+    return out
+
+
+def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
+    """Time to quality on one backend: each method against the chapter's recipe, two objectives."""
+    if not 0 < args.cap:
+        raise UserError(f"--cap must be a number > 0, not {args.cap}")
+    content = load_rgb(args.content or sample_image("content"))
+    style = load_rgb(args.style or sample_image("style"))
+    weights = random_weights(0, TransferConfig().last_layer)
+    built: dict[Execution, StyleBackend] = {}
+
+    def make(execution: Execution) -> StyleBackend | None:
+        if execution not in built:
+            try:
+                built[execution] = load_backend(name)(weights, last_layer=TransferConfig().last_layer,
+                                                      device=args.device, execution=execution)
+            except UserError as exc:
+                warn(f"skipping {name} {execution.precision}: {exc}")
+                return None
+        return built[execution]
+
+    races = run(make, content, style, size, args.steps, args.cap, warn, args.set)
+    checker = make(Execution())
+    return {"backend": name, "framework": checker.framework, "device": checker.device, "size": list(size),
+            "threads": checker.environment()["threads"], "cap": args.cap, "set": args.set,
+            "objectives": races}
+
+
+def table(results: list[dict]) -> str:
+    lines = []
+    for r in results:
+        for objective, o in r["objectives"].items():
+            lines.append(f"{r['backend']} at {r['size'][0]}x{r['size'][1]}, {objective}: the chapter's recipe ends at "
+                         f"picture loss L = {o['L']:.4g} (last logged {o['last_logged']:.4g}) after T = {o['T']:.1f} s")
+            lines.append(f"  {'method':44} {'reached L':>9} {'seconds':>8} {'steps':>6} {'T / seconds':>11} {'best / L':>8}")
+            for m in o["methods"]:
+                speedup = f"{m['speedup']:.2f}x" if m["reached"] else "-"
+                lines.append(f"  {m['method']:44} {'yes' if m['reached'] else 'no':>9} {m['seconds']:8.1f} {m['steps']:6d} "
+                             f"{speedup:>11} "
+                             f"{m['best_ratio']:8.3f}")
+    lines.append("Seeded random weights (--weights random): the numbers rank methods, not pictures.")
+    return "\n".join(lines)
+
+
+def run_all(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
+    """Every (backend, size) in a process of its own; returns every number."""
+    results, skipped = in_processes("quality", args, warn)
+    return {"results": results, "skipped": skipped}
