@@ -1,9 +1,12 @@
 """Every backend, on every usable device, against the NumPy references."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
+from common.errors import BackendUnavailable
 from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
 from common.terms import Targets
 from common.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
@@ -152,8 +155,12 @@ def test_targets_are_keyed_by_layer(backend, images):
     np.testing.assert_array_equal(init, backend.preprocess(images[0]))
 
 
-def test_gpu_status_is_reported(backend_name):
-    status = load_backend(backend_name).gpu_status()
-    assert status.detail
+def test_auto_takes_a_gpu_exactly_when_the_status_says_one_is_usable(backend_name):
+    """The status is what --device auto acts on, and its reason is what --device gpu says."""
+    cls = load_backend(backend_name)
+    status = cls.gpu_status()
+    assert isinstance(status.usable, bool) and status.detail and "\n" not in status.detail
+    assert (cls(weights(), last_layer=1, device="auto").device != "cpu") == status.usable
     if not status.usable:
-        pytest.skip(f"{backend_name}: GPU-parametrised tests not run: {status.detail}")
+        with pytest.raises(BackendUnavailable, match=re.escape(status.detail)):
+            cls(weights(), last_layer=1, device="gpu")

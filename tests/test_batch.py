@@ -5,6 +5,7 @@ threads as its CPUs, and --address joins a running cluster."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import socket
@@ -107,6 +108,24 @@ def test_ctrl_c_keeps_finished_pairs_and_the_same_command_does_the_rest(collecti
     assert len(manifest(out)) == 4 and f"{finished} already done before" in rest.stdout
 
 
+def test_sigterm_ends_a_batch_as_ctrl_c_does(collection):
+    """ray.init installs its own SIGTERM handler on the driver, which exited with status 15 and no word."""
+    require_module("ray")
+    out = collection / "out"
+    args = ["--content", collection / "photos", "--style", collection / "paintings", "--out", out, "--cpus", 2,
+            "--workers", 1, "--size", 32, 48, "--steps", 25, "--weights", "random", "--device", "cpu"]
+    proc = subprocess.Popen([sys.executable, str(BATCH), *map(str, args)], cwd=collection,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not ((out / "manifest.jsonl").exists() and manifest(out)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr.splitlines()[-1] and "Traceback" not in stderr
+    assert 1 <= len(manifest(out)) < 4
+
+
 def test_a_workers_framework_runs_as_many_threads_as_its_cpus():
     ray = require_module("ray")
     from common.config import Execution
@@ -114,9 +133,9 @@ def test_a_workers_framework_runs_as_many_threads_as_its_cpus():
     from common.tools.batch.worker import PairWorker, worker_env
 
     names = [name for name in backend_names() if available(name)[0]]
-    ray.init(num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)
     try:
-        asked = {(name, cpus): ray.remote(PairWorker).options(num_cpus=cpus, runtime_env={"env_vars": worker_env(cpus)})
+        asked = {(name, cpus): ray.remote(PairWorker).options(num_cpus=cpus, runtime_env={"env_vars": worker_env(cpus, local=True)})
                  .remote(name, "random", 0, 1, "cpu", Execution()) for name in names for cpus in (1, 2)}
         described = {key: ray.get(worker.describe.remote()) for key, worker in asked.items()}
     finally:
@@ -132,22 +151,79 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_address_joins_a_running_cluster(collection):
-    require_module("ray")
+@pytest.fixture
+def cluster(tmp_path):
+    """A Ray head of our own (``ray start --block``), stopped by signalling that one command: it
+    stops its own processes and no other Ray on the machine (``ray stop`` would stop them all).
+    Its nodes have a PYTHONPATH of their own, as a cluster's would."""
     ray_cli = Path(sys.executable).with_name("ray")
     port = _free_port()
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
-    started = subprocess.run([str(ray_cli), "start", "--head", "--num-cpus", "2", "--port", str(port),
-                              "--include-dashboard=false", "--disable-usage-stats"],
-                             capture_output=True, text=True, timeout=120, env=env)
-    assert started.returncode == 0, started.stderr
+    node_path = os.pathsep.join([str(tmp_path / "node-site"), str(ROOT)])
+    # Token authentication off: Ray 2.5x turns it on for a head started so, and a driver given an
+    # address does not look for the token; this cluster listens on this machine only.
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", PYTHONPATH=node_path)
+    head = subprocess.Popen([str(ray_cli), "start", "--head", "--block", "--num-cpus", "2", "--port", str(port),
+                             "--include-dashboard=false", "--disable-usage-stats"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    address = f"127.0.0.1:{port}"
     try:
-        proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings",
-                     "--out", collection / "out", "--address", f"127.0.0.1:{port}", *TINY, cwd=collection, env=env)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # ready once it answers
+            ready = subprocess.run([str(ray_cli), "status", "--address", address], capture_output=True, timeout=60,
+                                   env=env)
+            if ready.returncode == 0:
+                break
+            assert head.poll() is None, f"ray start --head ended: {head.stderr.read()[-2000:]}"
+            time.sleep(1)
+        yield address, node_path
     finally:
-        subprocess.run([str(ray_cli), "stop", "--force"], capture_output=True, timeout=120)
+        head.send_signal(signal.SIGTERM)
+        head.wait(timeout=120)
+
+
+def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collection, cluster):
+    ray = require_module("ray")
+    from common.tools.batch.worker import worker_env
+
+    address, node_path = cluster
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH="/the/driver/s/own/path")
+    proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings",
+                 "--out", collection / "out", "--address", address, *TINY, cwd=collection, env=env)
     assert proc.returncode == 0, proc.stderr
     assert {r["status"] for r in manifest(collection / "out")} == {"done"} and "2 done" in proc.stdout
+    # What a worker on a cluster node sees, under the environment the driver gives its workers:
+    # the node's own PYTHONPATH (the driver's checkout path used to replace it).
+    ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+    try:
+        seen = ray.get(ray.remote(lambda: os.environ.get("PYTHONPATH")).options(
+            runtime_env={"env_vars": worker_env(1, local=False)}).remote())
+    finally:
+        ray.shutdown()
+    assert seen == node_path
+
+
+def test_workers_that_cannot_build_their_network_are_one_line_not_every_pair_a_death(collection):
+    """Weights that the driver names but the workers cannot have (here: offline, nothing cached)."""
+    require_module("ray")
+    cache = collection / "empty-cache"
+    proc = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", collection / "out",
+                 "--cpus", 2, *TINY[:-3], "imagenet", "--device", "cpu", cwd=collection,
+                 env=dict(os.environ, STYLE_TRANSFER_CACHE=str(cache), TORCH_HOME=str(cache / "torch")))
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no worker could build its network" in lines[0] and "cannot download" in lines[0]
+    assert not (collection / "out" / "manifest.jsonl").exists()  # no pair was run, none recorded as failed
+
+
+def test_each_pair_gets_the_memory_check_run_py_makes(collection):
+    require_module("ray")
+    out = collection / "out"
+    proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings", "--out", out,
+                 "--cpus", 2, "--max-memory", 0.3, *TINY, cwd=collection)
+    assert proc.returncode == 1, proc.stderr
+    rows = manifest(out)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"failed"}
+    assert all("needs about" in r["reason"] and "more than --max-memory 0.3" in r["reason"] for r in rows), rows
 
 
 @pytest.mark.parametrize("args, words", [

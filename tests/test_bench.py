@@ -1,6 +1,7 @@
 """scripts/bench.py and the FLOP count behind its GFLOP/s: the count against PyTorch's own FLOP
-counter on a real step, and a real run's numbers against what a correct, synchronised benchmark
-must give (no speed is asserted)."""
+counter on a real step, a real run's report, and the clock waiting for queued work (checked with
+work whose length is known, so that no test depends on this machine's speed or load; bench.py
+itself reports how its stage times add up)."""
 from __future__ import annotations
 
 import functools
@@ -12,13 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from common.config import TransferConfig
+from common.config import Schedule, TransferConfig
+from common.registry import load_backend
 from backends.threads import thread_count
 from common.tools.bench.flops import step_flops
 from common.tools.bench.timing import time_steps
+from common.transfer import transfer
 from common.targets import compute_targets
 
-from .conftest import cpu_backend, require, synthetic_image
+from .conftest import cpu_backend, require, synthetic_image, weights
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH_SIZE = (32, 48)
@@ -75,37 +78,52 @@ def test_bench_numbers_hold_together(bench_runs, backend_name):
     for result in bench_runs(backend_name)["results"]:
         # the numerator: PyTorch's count of the same step, whichever backend ran it
         assert result["gflop_per_step"] * 1e9 == counted_convolution_flops(BENCH_SIZE)
-        stages, step = result["stages"], result["seconds_per_step"]
-        assert set(stages) == {"forward", "backward", "update"} and min(stages.values()) > 0
-        # Medians of parts and of wholes differ a little, but a stage left out of the step, or
-        # work billed to the wrong clock, would not stay within this band.
-        assert 0.5 < sum(stages.values()) / step < 2
-        # VGG's forward and backward dwarf an Adam update of a 32x48 image (measured: 50x): stages
-        # billed to the wrong name would show here.
-        assert stages["update"] < 0.2 * min(stages["forward"], stages["backward"]), stages
+        assert set(result["stages"]) == {"forward", "backward", "update"} and min(result["stages"].values()) > 0
         # the process holds at least the network's weights (float32, 20 M to relu5_1: 0.075 GiB)
         assert result["peak_rss_gib"] > 0.075
-        assert result["setup_and_first_step_seconds"] > step  # set-up and the first step are not the timed median
+        assert "stage_sum_over_step" in result  # bench.py's own check of its clocks, reported
 
 
-def test_timed_steps_take_as_long_as_the_steps_really_do(backend_name):
-    """The benchmark's clock waits for the work: without it MXNet's asynchronous engine returned
-    after queueing, and its steps timed 3.7 ms instead of 38 (32x48, measured here)."""
-    backend = cpu_backend(backend_name)
-    config = TransferConfig(size=BENCH_SIZE)
+QUEUED = {"_forward": 0.03, "_backward": 0.02, "_update": 0.01}  # seconds of work each stage queues
+
+
+def queued(backend):
+    """The backend as an asynchronous engine would run it: each stage returns at once, its work
+    (a known number of seconds) done when synchronize() waits for it."""
+    pending = [0.0]
+    for name, seconds in QUEUED.items():
+        real = getattr(backend, name)
+
+        def stage(*args, _real=real, _seconds=seconds):
+            pending[0] += _seconds
+            return _real(*args)
+
+        setattr(backend, name, stage)
+
+    def synchronize():
+        time.sleep(pending[0])
+        pending[0] = 0.0
+
+    backend.synchronize = synchronize
+    return backend
+
+
+def test_the_clocks_wait_for_queued_work(backend_name):
+    """Every clock read of the benchmark and of the training loop waits for the work first:
+    without it MXNet's asynchronous engine once timed 3.7 ms a step instead of 38 (32x48)."""
+    backend = queued(load_backend(backend_name)(weights(), last_layer=29, device="cpu"))
+    config = TransferConfig(size=BENCH_SIZE, schedule=Schedule(steps=3))
     init, targets = compute_targets(backend, synthetic_image(1, BENCH_SIZE), synthetic_image(2, BENCH_SIZE), config)
     backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
-    timed = time_steps(backend, steps=5, warmup=1)["step"]
-    backend.synchronize()
-    start = time.perf_counter()
-    for _ in range(5):
-        backend.step()
-    backend.synchronize()
-    wall = (time.perf_counter() - start) / 5
-    assert wall / 3 < timed < 3 * wall, (timed, wall)
+    times = time_steps(backend, steps=3, warmup=1)
+    for stage, seconds in zip(("forward", "backward", "update"), QUEUED.values()):
+        assert times[stage] >= seconds, (stage, times)  # sleep never ends early: a bound load cannot break
+    assert times["step"] >= sum(QUEUED.values())
+    records = transfer(backend, *(synthetic_image(i, BENCH_SIZE) for i in (1, 2)), config).records
+    assert all(r.seconds >= sum(QUEUED.values()) for r in records), [r.seconds for r in records]
 
 
 def test_bench_bad_size_is_one_line(tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "--sizes", "300by450"],
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "speed", "--sizes", "300by450"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "HxW" in proc.stderr

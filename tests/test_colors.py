@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from common.colors import (
+    EPS,
     color_transform,
     combine_luminance,
     finish,
@@ -124,6 +125,15 @@ def test_prepare_inputs_luminance_gives_gray_images_with_matched_statistics():
 def test_prepare_inputs_none_and_histogram():
     content, styles = prepare_inputs(CONTENT, [STYLE], "none")
     assert content is CONTENT and styles[0] is STYLE
-    content, styles = prepare_inputs(CONTENT, [STYLE], "histogram")
-    assert content is CONTENT
-    np.testing.assert_array_equal(styles[0], match_color(STYLE, CONTENT))
+    # colours well inside the unit cube, so that matching clips nothing (clipping would move the statistics)
+    inner, first, other = (0.25 + 0.5 * image for image in (CONTENT, STYLE, smooth_image(7, 26, 60)))
+    content, styles = prepare_inputs(inner, [first, other], "histogram")
+    assert content is inner and [s.shape for s in styles] == [first.shape, other.shape]
+    mean_c, cov_c = stats(inner)
+    for original, style in zip((first, other), styles):  # each style, whatever its size: the content's colours
+        assert 0 < style.min() and style.max() < 1
+        mean, cov = stats(style)
+        matrix = color_transform(original, inner)
+        np.testing.assert_allclose(mean, mean_c, atol=1e-6)
+        # the covariance, but for EPS's documented bias EPS * (I - A A^T)
+        np.testing.assert_allclose(cov, cov_c + EPS * (np.eye(3) - matrix @ matrix.T), atol=1e-7)

@@ -169,11 +169,25 @@ def test_luminance_transfer_keeps_the_contents_colours(backend, images):
     assert np.abs(got[..., 0] - want[..., 0]).max() > 0.01  # the luminance did change
 
 
-def test_histogram_matching_recolours_each_style_before_its_targets(images):
-    content, style = images
-    config = TransferConfig(size=SIZE, colors="histogram")
-    _, (recoloured,) = prepare_inputs(content, style, SIZE, config)
-    np.testing.assert_allclose(recoloured, colors.match_color(resize_array(style, SIZE), resize_array(content, SIZE)))
+def test_histogram_matching_recolours_each_style_at_its_size_before_its_targets(backend, images):
+    """The style is resized first, then given the content's colour statistics at the run's size,
+    and the run's style targets come from it."""
+    content, style = (0.25 + 0.5 * image for image in images)  # matching clips nothing: the statistics hold exactly
+    config = TransferConfig(size=SIZE, colors="histogram", schedule=Schedule(steps=1))
+    content_k, (recoloured,) = prepare_inputs(content, style, SIZE, config)
+    assert recoloured.shape == (*style_size(style, SIZE, config), 3) and 0 < recoloured.min() < recoloured.max() < 1
+    for got, want in zip(_colour_stats(recoloured), _colour_stats(content_k)):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    plain = transfer(backend, content, style, replace(config, colors="none")).records[0]
+    matched = transfer(backend, content, style, config).records[0]
+    _, targets = compute_targets(backend, content_k, [recoloured], config)
+    terms, _ = backend.loss_and_gradient(backend.preprocess(content_k), targets, config.weights)
+    assert matched.style == pytest.approx(terms.style, rel=1e-5) and matched.style != pytest.approx(plain.style)
+
+
+def _colour_stats(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = image.reshape(-1, 3).astype(np.float64)
+    return pixels.mean(axis=0), np.cov(pixels.T, bias=True)
 
 
 def test_the_picture_loss_is_that_of_the_clipped_saved_picture(backend, images):

@@ -200,7 +200,12 @@ def _run(ray, args, prog: str, todo: list[Pair], skipped: int, options: dict, ke
 def _ready(workers: list, ray, retire, prog: str) -> list:
     """The workers that built their network; the others are stopped, each reason said once. None
     at all is one line and exit 2: every pair would fail the same way."""
-    answers = ray.get([worker.describe.remote() for worker in workers])
+    answers = []
+    for worker in workers:
+        try:
+            answers.append(ray.get(worker.describe.remote()))
+        except ray.exceptions.RayError as exc:  # died before it could say (killed, out of memory)
+            answers.append({"failure": f"the worker died: {_first_line(exc)}"})
     failures = {answer["failure"] for answer in answers if "failure" in answer}
     for worker, answer in zip(workers, answers):
         if "failure" in answer:

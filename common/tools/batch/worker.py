@@ -118,8 +118,10 @@ def start_ray(ray, address: Optional[str], cpus: Optional[int]) -> None:
     try:
         if address:  # joins a running cluster: its resources are what they are
             ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-        else:  # starts a Ray on this machine, gone when the batch ends
-            ray.init(num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR, log_to_driver=False)
+        else:  # a new Ray on this machine, gone when the batch ends ("local": never a running one,
+            # which ray.init() would join if `ray start` had left one up)
+            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
+                     log_to_driver=False)
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise UserError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(exc)}") from None
 

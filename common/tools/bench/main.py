@@ -74,6 +74,9 @@ def build_parser() -> OneLineParser:
     q.add_argument("--content", help="content photo (default: the chapter's rainier.jpg)")
     q.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg)")
 
+    add["memory"].add_argument("--record", action="store_true",
+                               help="keep the points in common/tools/bench/memory_points.json, which the shipped "
+                                    "model is fitted to (then copy the printed coefficients into cli/memory.py)")
     b = add["batch"]
     b.add_argument("--pairs", type=whole, default=8, help="pairs per way of running them")
     b.add_argument("--size", type=size_arg, default=(150, 225), metavar="HxW", help="each picture's size")
@@ -157,6 +160,8 @@ def _memory(args: argparse.Namespace, warn: Callable[[str], None]) -> list:
     training, targets = memory_fit.fit_all(measured)
     print(memory_fit.residuals_text(measured, training, targets))
     print(memory_fit.coefficients_text(training, targets))
+    if args.record:
+        warn(f"recorded the points in {memory_fit.record(measured)}")
     return [asdict(m) for m in measured]
 
 

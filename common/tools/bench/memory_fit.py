@@ -6,10 +6,12 @@ can make far larger than the result) per backend and precision. ``scripts/bench.
 runs it and prints the coefficients in the form ``common/memory.py`` keeps them."""
 from __future__ import annotations
 
+import json
+import platform
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -21,6 +23,7 @@ from ..cli.memory import Coefficients
 from ..io.pictures import save_image
 
 ROOT = Path(__file__).resolve().parents[3]
+POINTS = Path(__file__).with_name("memory_points.json")  # what the shipped coefficients are fitted to
 RUN = ROOT / "scripts" / "run.py"
 
 # The training fit's sizes (long edges, at the chapter's 2:3 aspect ratio): up to MXNet's L-BFGS
@@ -181,3 +184,37 @@ def residuals_text(measurements: Sequence[Measurement], training: Fits, targets:
         rows.append(f"{m.backend:7} {m.optimizer:9} {m.precision:9} {m.size[0]:>4}x{m.size[1]:<4} "
                     f"{m.style_scale:5g} {m.peak_gib:8.3f} {model:8.3f} {model / m.peak_gib - 1:+7.1%}")
     return "\n".join(rows)
+
+
+def model_gib(point: Measurement, training: Fits, targets: Fits) -> float:
+    """The fitted line's value at ``point`` (training or targets, as the point was measured)."""
+    if point.style_scale == 1:
+        return training[(point.backend, point.optimizer, point.precision)].gib(point.pixels)
+    return targets[(point.backend, point.precision)].gib(point.style_pixels)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    machine: str
+    versions: dict
+    date: str
+    points: list[Measurement]
+
+
+def record(points: Sequence[Measurement], path: Path = POINTS) -> Path:
+    """Keep the points with what they were measured on (the tests refit them)."""
+    import datetime
+
+    from ..compare.measure import machine
+    from .speed import framework_versions
+
+    data = {"machine": machine()["cpu"], "versions": {"python": platform.python_version(), **framework_versions()},
+            "date": datetime.date.today().isoformat(), "points": [asdict(p) for p in points]}
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def load_points(path: Path = POINTS) -> Recorded:
+    data = json.loads(path.read_text())
+    points = [Measurement(**{**p, "size": tuple(p["size"])}) for p in data["points"]]
+    return Recorded(data["machine"], data["versions"], data["date"], points)

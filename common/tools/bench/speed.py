@@ -76,7 +76,7 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
     flops = step_flops(size, config.last_layer)
     return {"backend": name, "framework": backend.framework, "device": backend.device, "size": list(size),
             "execution": asdict(execution), "seconds_per_step": step, "steps_per_second": 1 / step,
-            "stages": times, "gflop_per_step": flops / 1e9, "gflops": flops / 1e9 / step,
+            "stages": times, "stage_sum_over_step": sum(times.values()) / step, "gflop_per_step": flops / 1e9, "gflops": flops / 1e9 / step,
             "setup_and_first_step_seconds": first, "threads": backend.environment()["threads"],
             **peak_memory(backend)}
 
@@ -95,6 +95,11 @@ def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Cal
             warn(f"skipping {name} {label}: {exc}")
             continue
         results.append({"configuration": label, **result})
+        # Medians of the parts and of the whole differ a little; a stage left out of the step, or
+        # work billed to the wrong clock (an unsynchronised engine), would not stay in this band.
+        if not 0.8 <= result["stage_sum_over_step"] <= 1.25:
+            warn(f"{name} {label}: its stages add up to {result['stage_sum_over_step']:.2f} x the step's median "
+                 f"(a busy machine, or a clock that does not wait for the work)")
     chapter = next((r for r in results if r["configuration"] == "chapter"), None)
     for r in results:
         r["speedup_vs_chapter"] = chapter["seconds_per_step"] / r["seconds_per_step"] if chapter else None
@@ -119,3 +124,16 @@ def table(results: list[dict]) -> str:
                      f"{r['setup_and_first_step_seconds']:8.2f}")
     lines.append(f"GFLOP/s = necessary FLOPs / median seconds per step; {FORMULA}")
     return "\n".join(lines)
+
+
+def framework_versions() -> dict[str, str]:
+    """The versions that change the numbers, of whichever frameworks are installed (not imported)."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("numpy", "torch", "torchvision", "mxnet", "scipy"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions

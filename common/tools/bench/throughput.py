@@ -41,7 +41,7 @@ def _timed(command: Sequence[str]) -> float:
 
 def ray_start_seconds(cpus: int) -> float:
     code = ("import time, logging, ray; t = time.perf_counter(); "
-            f"ray.init(num_cpus={cpus}, include_dashboard=False, logging_level=logging.ERROR); "
+            f"ray.init(address='local', num_cpus={cpus}, include_dashboard=False, logging_level=logging.ERROR); "
             "print(time.perf_counter() - t); ray.shutdown()")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(proc.stdout.split()[-1])
