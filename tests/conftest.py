@@ -70,7 +70,14 @@ def require(name: str, device: str = "cpu") -> None:
             pytest.skip(f"{name} has no usable GPU here: {detail}")
 
 
-@pytest.fixture(params=list(_backend_params()))
+def pytest_generate_tests(metafunc):
+    # The backends (and whether each has a GPU) are asked for only by tests that use the fixture:
+    # importing this module imports no framework.
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", list(_backend_params()), indirect=True)
+
+
+@pytest.fixture
 def backend(request):
     """A backend instance with seeded random VGG-19 weights cut after relu5_1."""
     name, device = request.param

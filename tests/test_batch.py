@@ -47,69 +47,61 @@ def manifest(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
 
 
-def test_every_pair_ends_done_and_a_second_run_does_no_work(collection):
-    require_module("ray")
-    out = collection / "out"
-    first = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
-                  "--cpus", 2, *TINY, cwd=collection)
-    assert first.returncode == 0, first.stderr
-    rows = manifest(out)
-    assert len(rows) == 4 and {r["status"] for r in rows} == {"done"}
-    assert {Path(r["output"]).name for r in rows} == {"p1__p5.png", "p1__p6.png", "p2__p5.png", "p2__p6.png"}
-    for row in rows:
-        assert Image.open(row["output"]).size == (48, 32)
-        assert len(row["content_sha256"]) == 64 and row["options"]["steps"] == 2 and row["steps"] == 2
-        assert row["picture_loss"]["total"] > 0 and row["losses"]["total"] > 0 and row["seconds"] > 0
-    assert "4 done, 0 failed" in first.stdout
-    times = {r["output"]: os.stat(r["output"]).st_mtime_ns for r in rows}
-
-    again = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
-                  "--cpus", 2, *TINY, cwd=collection)
-    assert again.returncode == 0 and "nothing to do" in again.stdout
-    assert len(manifest(out)) == 4 and {p: os.stat(p).st_mtime_ns for p in times} == times
-
-    changed = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings" / "p5.png",
-                    "--out", out, "--cpus", 2, *TINY[:4], "3", *TINY[5:], cwd=collection)  # --steps 3: redone
-    assert changed.returncode == 0 and "1 done" in changed.stdout and len(manifest(out)) == 5
-
-
-def test_a_corrupt_image_fails_its_pair_only(collection):
+def test_every_pair_ends_once_and_a_corrupt_image_fails_its_own_pairs_only(collection):
     require_module("ray")
     (collection / "photos" / "p9.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     out = collection / "out"
-    proc = batch("--content", collection / "photos", "--style", collection / "paintings" / "p5.png",
-                 "--out", out, "--cpus", 2, *TINY, cwd=collection)
-    assert proc.returncode == 1, proc.stderr
+    first = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
+                  "--cpus", 2, *TINY, cwd=collection)
+    assert first.returncode == 1, first.stderr  # 1: every pair ran, some failed
     rows = manifest(out)
+    done = [r for r in rows if r["status"] == "done"]
     failed = [r for r in rows if r["status"] == "failed"]
-    assert len(rows) == 3 and len(failed) == 1 and failed[0]["content"].endswith("p9.png")
-    assert "p9.png" in failed[0]["reason"] and "\n" not in failed[0]["reason"]
-    assert "2 done, 1 failed" in proc.stdout
+    assert {Path(r["output"]).name for r in done} == {"p1__p5.png", "p1__p6.png", "p2__p5.png", "p2__p6.png"}
+    assert len(failed) == 2 and all(r["content"].endswith("p9.png") and "p9.png" in r["reason"]
+                                    and "\n" not in r["reason"] for r in failed)
+    for row in done:
+        assert Image.open(row["output"]).size == (48, 32)
+        assert len(row["content_sha256"]) == 64 and row["options"]["steps"] == 2 and row["steps"] == 2
+        assert row["picture_loss"]["total"] > 0 and row["losses"]["total"] > 0 and row["seconds"] > 0
+    assert "4 done, 2 failed" in first.stdout
+    times = {r["output"]: os.stat(r["output"]).st_mtime_ns for r in done}
+
+    (collection / "photos" / "p9.png").unlink()  # the same command again: what is done stays done
+    again = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", out,
+                  "--cpus", 2, *TINY, cwd=collection)
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    assert len(manifest(out)) == 6 and {p: os.stat(p).st_mtime_ns for p in times} == times
 
 
-def test_ctrl_c_keeps_finished_pairs_and_the_same_command_does_the_rest(collection):
-    require_module("ray")
+def test_a_pair_counts_as_done_for_the_same_inputs_options_and_an_existing_picture(collection):
+    """What the manifest decides (a changed option or image runs the pair again), without Ray."""
+    from common.tools.batch.manifest import Manifest, options_key
+
     out = collection / "out"
-    args = ["--content", collection / "photos", "--style", collection / "paintings", "--out", out, "--cpus", 2,
-            "--workers", 1, "--size", 32, 48, "--steps", 25, "--weights", "random", "--device", "cpu"]
-    proc = subprocess.Popen([sys.executable, str(BATCH), *map(str, args)], cwd=collection,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not ((out / "manifest.jsonl").exists() and manifest(out)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr.splitlines()[-1] and "Traceback" not in stderr
-    finished = len(manifest(out))
-    assert 1 <= finished < 4
-    rest = batch(*args, cwd=collection)
-    assert rest.returncode == 0, rest.stderr
-    assert len(manifest(out)) == 4 and f"{finished} already done before" in rest.stdout
+    content, style = collection / "photos" / "p1.png", collection / "paintings" / "p5.png"
+    picture = out / "p1__p5.png"
+    key = options_key({"steps": 2})
+    first = Manifest(out)
+    row = {"content_sha256": first.sha256(content), "style_sha256": first.sha256(style), "options_key": key,
+           "status": "done"}
+    first.append(row)
+    out.mkdir(exist_ok=True)
+    picture.write_bytes(b"a picture")
+    later = Manifest(out)  # as the next run reads it
+    assert later.done(later.key(content, style, key), picture)
+    assert not later.done(later.key(content, style, options_key({"steps": 3})), picture)  # another option
+    assert not later.done(later.key(collection / "photos" / "p2.png", style, key), picture)  # another image
+    picture.unlink()
+    assert not later.done(later.key(content, style, key), picture)  # its picture is gone
+    picture.write_bytes(b"a picture")
+    (out / "manifest.jsonl").write_text((out / "manifest.jsonl").read_text() + '{"cut sho')  # a crash mid-line
+    assert Manifest(out).done(later.key(content, style, key), picture)  # the whole lines still count
 
 
-def test_sigterm_ends_a_batch_as_ctrl_c_does(collection):
-    """ray.init installs its own SIGTERM handler on the driver, which exited with status 15 and no word."""
+def test_sigterm_keeps_the_finished_pairs(collection):
+    """SIGTERM ends a batch as Ctrl-C does: exit 130, one line, the finished pairs in the manifest.
+    ray.init installs its own SIGTERM handler on the driver, which used to exit 15 with no word."""
     require_module("ray")
     out = collection / "out"
     args = ["--content", collection / "photos", "--style", collection / "paintings", "--out", out, "--cpus", 2,
@@ -123,16 +115,20 @@ def test_sigterm_ends_a_batch_as_ctrl_c_does(collection):
     _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr.splitlines()[-1] and "Traceback" not in stderr
-    assert 1 <= len(manifest(out)) < 4
+    assert 1 <= len(manifest(out)) < 4 and "run the same command to do the rest" in stderr
 
 
-def test_a_workers_framework_runs_as_many_threads_as_its_cpus():
+def test_a_workers_framework_runs_as_many_threads_as_its_cpus(monkeypatch):
     ray = require_module("ray")
     from common.config import Execution
     from common.registry import available, backend_names
     from common.tools.batch.worker import PairWorker, worker_env
 
     names = [name for name in backend_names() if available(name)[0]]
+    for name in ("RAY_AUTH_MODE", "PYTHONBREAKPOINT", "RAY_USAGE_STATS_ENABLED"):  # ray.init sets them here
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        if not os.environ[name]:
+            monkeypatch.delenv(name)
     ray.init(address="local", num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)
     try:
         asked = {(name, cpus): ray.remote(PairWorker).options(num_cpus=cpus, runtime_env={"env_vars": worker_env(cpus, local=True)})
@@ -181,18 +177,19 @@ def cluster(tmp_path):
         head.wait(timeout=120)
 
 
-def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collection, cluster):
+def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collection, cluster, monkeypatch):
     ray = require_module("ray")
     from common.tools.batch.worker import worker_env
 
     address, node_path = cluster
-    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", PYTHONPATH="/the/driver/s/own/path")
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="disabled", PYTHONPATH="/the/driver/s/own/path")
     proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings",
                  "--out", collection / "out", "--address", address, *TINY, cwd=collection, env=env)
     assert proc.returncode == 0, proc.stderr
     assert {r["status"] for r in manifest(collection / "out")} == {"done"} and "2 done" in proc.stdout
     # What a worker on a cluster node sees, under the environment the driver gives its workers:
     # the node's own PYTHONPATH (the driver's checkout path used to replace it).
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
     try:
         seen = ray.get(ray.remote(lambda: os.environ.get("PYTHONPATH")).options(
@@ -202,28 +199,49 @@ def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collect
     assert seen == node_path
 
 
-def test_workers_that_cannot_build_their_network_are_one_line_not_every_pair_a_death(collection):
-    """Weights that the driver names but the workers cannot have (here: offline, nothing cached)."""
-    require_module("ray")
+def test_a_worker_that_cannot_build_its_network_says_why_once(collection, monkeypatch):
+    """Weights the driver names but a worker's node cannot have (here: offline, nothing cached).
+    Such a worker used to fail every pair as an opaque "worker died"."""
+    from common.config import Execution, TransferConfig
+    from common.tools.batch.driver import _ready
+    from common.tools.batch.worker import PairWorker
+
     cache = collection / "empty-cache"
-    proc = batch("--content", collection / "photos", "--style", collection / "paintings", "--out", collection / "out",
-                 "--cpus", 2, *TINY[:-3], "imagenet", "--device", "cpu", cwd=collection,
-                 env=dict(os.environ, STYLE_TRANSFER_CACHE=str(cache), TORCH_HOME=str(cache / "torch")))
-    assert proc.returncode == 2, proc.stderr
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "no worker could build its network" in lines[0] and "cannot download" in lines[0]
-    assert not (collection / "out" / "manifest.jsonl").exists()  # no pair was run, none recorded as failed
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(cache))
+    monkeypatch.setenv("TORCH_HOME", str(cache / "torch"))
+    worker = PairWorker("torch", "imagenet", 0, 29, "cpu", Execution())
+    reason = worker.describe()["failure"]
+    assert "cannot download torchvision's VGG-19 weights" in reason and "\n" not in reason
+    result = worker.run(synthetic_image(1, (32, 48)), synthetic_image(2, (32, 32)), TransferConfig(size=(32, 48)))
+    assert result["status"] == "failed" and reason in result["reason"]
+
+    class Ray:  # the driver's side, with the two calls it makes of Ray
+        class exceptions:
+            RayError = RuntimeError
+
+        @staticmethod
+        def get(answer):
+            return answer
+
+    class Handle:  # an actor handle: describe.remote() gives what ray.get returns
+        def __init__(self, worker):
+            self.describe = type("Method", (), {"remote": staticmethod(worker.describe)})
+
+    retired = []
+    with pytest.raises(UserError, match="no worker could build its network: cannot download"):
+        _ready([Handle(worker), Handle(worker)], Ray, retired.append, "batch.py")
+    assert len(retired) == 2  # both stopped
 
 
-def test_each_pair_gets_the_memory_check_run_py_makes(collection):
-    require_module("ray")
-    out = collection / "out"
-    proc = batch("--content", collection / "photos" / "p1.png", "--style", collection / "paintings", "--out", out,
-                 "--cpus", 2, "--max-memory", 0.3, *TINY, cwd=collection)
-    assert proc.returncode == 1, proc.stderr
-    rows = manifest(out)
-    assert len(rows) == 2 and {r["status"] for r in rows} == {"failed"}
-    assert all("needs about" in r["reason"] and "more than --max-memory 0.3" in r["reason"] for r in rows), rows
+def test_each_pair_gets_the_memory_check_run_py_makes():
+    """A worker refuses, in one line, a pair estimated to need more memory than it may use."""
+    from common.config import Execution, TransferConfig
+    from common.tools.batch.worker import PairWorker
+
+    worker = PairWorker("torch", "random", 0, 29, "cpu", Execution(), max_memory=0.3)
+    result = worker.run(synthetic_image(1, (40, 60)), synthetic_image(2, (40, 40)), TransferConfig(size=(32, 48)))
+    assert result["status"] == "failed" and "\n" not in result["reason"]
+    assert "--size 32 48 needs about" in result["reason"] and "more than --max-memory 0.3" in result["reason"]
 
 
 @pytest.mark.parametrize("args, words", [

@@ -1,6 +1,8 @@
 """scripts/compare.py writes a complete, self-contained report for both recipes."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -31,12 +33,17 @@ def inputs(tmp_path_factory):
 
 
 def run_compare(folder: Path, *extra) -> tuple[subprocess.CompletedProcess, Path]:
+    """compare.py's main in this process (both frameworks are loaded already), output captured."""
+    from common.tools.compare.main import main
+
     report = folder / f"report-{'-'.join(extra) or 'project'}"
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), "--content", str(folder / "content.png"),
-                           "--style", str(folder / "style.png"), "--size", "32", "48", "--steps", "4",
-                           "--weights", "random", "--device", "cpu", "--timing-steps", "1", "--report", str(report),
-                           *extra], capture_output=True, text=True, timeout=600)
-    return proc, report
+    args = ["--content", str(folder / "content.png"), "--style", str(folder / "style.png"), "--size", "32", "48",
+            "--steps", "4", "--weights", "random", "--device", "cpu", "--timing-steps", "1", "--report", str(report),
+            *extra]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(args)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue()), report
 
 
 def test_project_report(inputs):
@@ -108,18 +115,16 @@ def test_one_step_is_enough_for_a_report(inputs):
     assert json.loads((report / "numbers.json").read_text())["settings"]["steps"] == 1
 
 
-def test_d2l_without_the_gluon_weights_is_one_line_before_any_training(inputs, tmp_path):
+def test_d2l_without_the_gluon_weights_is_one_line_before_any_training(inputs, tmp_path, monkeypatch):
     """Once: a skipped row, every run trained, then a KeyError. Now refused before the work."""
     from common.weights import random_weights
     from common.tools.io.weights import save_npz
 
     save_npz(random_weights(0, 36), tmp_path / "vgg19-imagenet1k-v1.npz")  # torchvision's, already cached
-    blocked = {"STYLE_TRANSFER_CACHE": str(tmp_path), "https_proxy": "http://127.0.0.1:9",
-               "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": ""}
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "compare.py"), "--recipe", "d2l",
-                           "--content", str(inputs / "content.png"), "--style", str(inputs / "style.png"),
-                           "--size", "32", "48", "--steps", "2", "--device", "cpu", "--report", str(tmp_path / "r")],
-                          capture_output=True, text=True, timeout=600, env={**os.environ, **blocked})
+    for name, value in {"STYLE_TRANSFER_CACHE": str(tmp_path), "https_proxy": "http://127.0.0.1:9",
+                        "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": "", "MXNET_HOME": str(tmp_path)}.items():
+        monkeypatch.setenv(name, value)
+    proc, _ = run_compare(inputs, "--recipe", "d2l", "--weights", "imagenet", "--steps", "2")
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "mxnet tab's cannot be had" in lines[0] and "training" not in proc.stderr

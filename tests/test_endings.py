@@ -46,6 +46,17 @@ def run(*cmd, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
 
 
+def main(capsys, backend, content, style, *args) -> tuple[int, str, str]:
+    """run.py in this process (the frameworks are loaded already): status, stdout, stderr."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import run as run_script
+
+    status = run_script.main(["--backend", backend, "--content", str(content), "--style", str(style),
+                              "--weights", "random", "--device", "cpu", *map(str, args)])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
 def log_losses(path: Path):
     return [{k: v for k, v in json.loads(line).items() if k not in ("seconds", "elapsed")}
             for line in path.read_text().splitlines()]
@@ -62,46 +73,52 @@ def one_line(stderr: str, *, after_header: bool = True) -> str:
 SIGNAL_FOR = {"torch": signal.SIGINT, "mxnet": signal.SIGTERM}  # each backend meets one of the two
 
 
-def test_a_signal_mid_run_exits_130_and_the_resumed_run_equals_the_unbroken_one(backend_name, files):
+def test_a_signal_mid_run_exits_130_and_the_resumed_run_equals_the_unbroken_one(backend_name, files, capsys):
+    """A real signal to this process while run.py trains in it (its main thread, as in a terminal)."""
     tmp, content, style = files
-    args = ("--size", 32, 48, "--steps", 150)
-    full = run(*command(backend_name, content, style, *args, "--output", tmp / "full.png", "--log", tmp / "full.jsonl"))
-    assert full.returncode == 0, full.stderr
+    args = ("--size", 32, 48, "--steps", 60)
+    status, _, err = main(capsys, backend_name, content, style, *args, "--output", tmp / "full.png",
+                          "--log", tmp / "full.jsonl")
+    assert status == 0, err
 
     log, ckpt, out = tmp / "cut.jsonl", tmp / "run.ckpt.npz", tmp / "cut.png"
-    proc = subprocess.Popen(command(backend_name, content, style, *args, "--output", out, "--log", log,
-                                    "--checkpoint", ckpt, "--checkpoint-every", 1000),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not (log.exists() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(SIGNAL_FOR[backend_name])
-    _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == exits.INTERRUPTED == 130, stderr
-    ending = one_line(stderr.replace("\r", "\n").split("\n", 1)[1] if "\r" in stderr else stderr)
+
+    def signal_after_three_steps():
+        deadline = time.monotonic() + 120
+        while not (log.exists() and log.read_text().count("\n") >= 3) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        os.kill(os.getpid(), SIGNAL_FOR[backend_name])
+
+    watcher = threading.Thread(target=signal_after_three_steps)
+    watcher.start()
+    status, _, err = main(capsys, backend_name, content, style, *args, "--output", out, "--log", log,
+                          "--checkpoint", ckpt, "--checkpoint-every", 1000)
+    watcher.join()
+    assert status == exits.INTERRUPTED == 130, err
+    ending = one_line(err)
     assert f"interrupted ({SIGNAL_FOR[backend_name].name}) after" in ending and f"--resume {ckpt}" in ending
     cut = len(log.read_text().splitlines())
-    assert 3 <= cut < 150 and out.is_file() and ckpt.is_file()
+    assert 3 <= cut < 60 and out.is_file() and ckpt.is_file()
 
-    resumed = run(*command(backend_name, content, style, *args, "--output", out, "--log", log,
-                           "--checkpoint", ckpt, "--resume", ckpt))
-    assert resumed.returncode == 0, resumed.stderr
-    assert f"resuming after step {cut}" in resumed.stderr
+    status, _, err = main(capsys, backend_name, content, style, *args, "--output", out, "--log", log,
+                          "--checkpoint", ckpt, "--resume", ckpt)
+    assert status == 0, err
+    assert f"resuming after step {cut}" in err
     assert log_losses(log) == log_losses(tmp / "full.jsonl")  # the resumed log holds the whole run
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(tmp / "full.png")))
 
-    other = run(*command(backend_name, content, style, "--size", 32, 48, "--steps", 150, "--lr", 0.1,
-                         "--output", tmp / "x.png", "--resume", ckpt))
-    assert other.returncode == 2 and "config.schedule.lr" in one_line(other.stderr, after_header=False)
+    status, _, err = main(capsys, backend_name, content, style, "--size", 32, 48, "--steps", 60, "--lr", 0.1,
+                          "--output", tmp / "x.png", "--resume", ckpt)
+    assert status == 2 and "config.schedule.lr" in one_line(err, after_header=False)
 
 
-def test_an_image_that_becomes_nan_exits_3_with_the_image_before_it(backend_name, files):
+def test_an_image_that_becomes_nan_exits_3_with_the_image_before_it(backend_name, files, capsys):
     # lr 1e39 overflows float32: MXNet's update makes the image inf and NaN, PyTorch refuses the step.
     tmp, content, style = files
-    proc = run(*command(backend_name, content, style, "--size", 32, 48, "--steps", 1, "--lr", 1e39,
-                        "--output", tmp / "out.png"))
-    assert proc.returncode == exits.DIVERGED == 3, proc.stderr
-    assert "non-finite" in proc.stderr or "overflowed" in proc.stderr
+    status, _, err = main(capsys, backend_name, content, style, "--size", 32, 48, "--steps", 1, "--lr", 1e39,
+                          "--output", tmp / "out.png")
+    assert status == exits.DIVERGED == 3, err
+    assert "non-finite" in err or "overflowed" in err
     saved = np.asarray(Image.open(tmp / "out.png"), dtype=np.float32) / 255
     start = np.asarray(Image.open(content).resize((48, 32), Image.BILINEAR), dtype=np.float32) / 255
     assert np.abs(saved - start).max() <= 1 / 255  # the content image the only step started from
@@ -139,14 +156,14 @@ def test_out_of_memory_exits_2_with_the_last_good_image(backend_name, files):
     assert Image.open(tmp / "out.png").size == (75, 50)
 
 
-def test_a_snapshot_that_cannot_be_written_warns_once_and_the_run_goes_on(files):
+def test_a_snapshot_that_cannot_be_written_warns_once_and_the_run_goes_on(files, capsys):
     tmp, content, style = files
     for step in (1, 2, 3):
         (tmp / f"out_step000{step}.png").mkdir()  # a folder where each snapshot should go
-    proc = run(*command("torch", content, style, "--size", 32, 48, "--steps", 4, "--save-every", 1,
-                        "--output", tmp / "out.png"))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.count("warning: cannot write the snapshot") == 1 and "the run goes on" in proc.stderr
+    status, _, err = main(capsys, "torch", content, style, "--size", 32, 48, "--steps", 4, "--save-every", 1,
+                          "--output", tmp / "out.png")
+    assert status == 0, err
+    assert err.count("warning: cannot write the snapshot") == 1 and "the run goes on" in err
     assert (tmp / "out.png").is_file() and (tmp / "out_step0004.png").is_file() is False
 
 
@@ -165,7 +182,7 @@ def test_a_result_that_cannot_be_written_is_one_line_and_the_checkpoint_survives
                               "--checkpoint", str(tmp / "c.npz"), "--output", str(tmp / "out.png")])
     assert status == 2
     ending = one_line(capsys.readouterr().err)
-    assert "No space left on device" in ending and f"--resume it" in ending and (tmp / "c.npz").is_file()
+    assert "No space left on device" in ending and "--resume it" in ending and (tmp / "c.npz").is_file()
 
 
 @pytest.mark.parametrize("where", ["picture loss", "colour finish"])
@@ -248,15 +265,18 @@ def test_a_backend_says_its_framework_s_failures_in_neutral_words(backend_name):
         raise ValueError("an internal error")
 
 
-def test_results_get_the_permissions_open_would_give(files):
+def test_results_get_the_permissions_open_would_give(files, capsys):
     tmp, content, style = files
     for mask in (0o022, 0o077):
         out = tmp / f"out{mask}.png"
-        proc = run(*command("torch", content, style, "--size", 32, 48, "--steps", 1, "--output", out,
-                            "--log", tmp / f"log{mask}.jsonl", "--plot", tmp / f"plot{mask}.png",
-                            "--checkpoint", tmp / f"c{mask}.npz"),
-                   preexec_fn=lambda: os.umask(mask))
-        assert proc.returncode == 0, proc.stderr
+        previous = os.umask(mask)
+        try:
+            status, _, err = main(capsys, "torch", content, style, "--size", 32, 48, "--steps", 1, "--output", out,
+                                  "--log", tmp / f"log{mask}.jsonl", "--plot", tmp / f"plot{mask}.png",
+                                  "--checkpoint", tmp / f"c{mask}.npz")
+        finally:
+            os.umask(previous)
+        assert status == 0, err
         for path in (out, tmp / f"log{mask}.jsonl", tmp / f"plot{mask}.png", tmp / f"c{mask}.npz"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path
 

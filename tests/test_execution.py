@@ -4,9 +4,6 @@ with its own process-wide settings (threads, cudnn.benchmark) whatever is built 
 unusable OMP_NUM_THREADS is treated as unset."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +12,6 @@ import pytest
 from common.config import Execution, Schedule, TransferConfig
 from common.errors import BackendUnavailable, ConfigError
 from common.registry import load_backend
-from backends.threads import available_cores
 from common.targets import compute_targets
 from common.transfer import transfer
 
@@ -149,26 +145,3 @@ def test_cudnn_benchmark_is_each_torch_gpu_backend_s_own(monkeypatch, settings_s
     for backend, benchmark in ((optimized, True), (chapter, False), (optimized, True)):
         assert {b for _, b in settings_seen.during(_one_step(backend))} == {benchmark}
         assert backend.environment()["cudnn.benchmark"] == str(benchmark)
-
-
-# -- an unusable OMP_NUM_THREADS: treated as unset, one warning, and the run goes on -----------
-
-@pytest.mark.parametrize("omp", ["", "abc"])
-def test_a_run_with_an_unusable_omp_num_threads_works_and_warns_once(backend_name, omp, tmp_path):
-    """MXNet 1.9.1 alone aborts on OMP_NUM_THREADS=abc ("dmlc::ParamError", measured) and libgomp
-    complains about "" on its own line; the project says it once and uses every core."""
-    from PIL import Image
-
-    for name, seed in (("content", 1), ("style", 2)):
-        Image.fromarray((synthetic_image(seed, (32, 48)) * 255).astype(np.uint8)).save(tmp_path / f"{name}.png")
-    env = dict(os.environ, OMP_NUM_THREADS=omp)
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), "--backend", backend_name,
-                           "--device", "cpu", "--weights", "random", "--content", str(tmp_path / "content.png"),
-                           "--style", str(tmp_path / "style.png"), "--size", "32", "48", "--steps", "2",
-                           "--output", str(tmp_path / "out.png")],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "out.png").stat().st_size > 0
-    lines = [line for line in proc.stderr.splitlines() + proc.stdout.splitlines() if "OMP_NUM_THREADS" in line]
-    assert len(lines) == 1 and "treated as unset" in lines[0], proc.stdout + proc.stderr
-    assert f"(fp32, {available_cores()} threads)" in proc.stderr  # the run's header: every core

@@ -41,7 +41,7 @@ def test_the_model_s_shape_holds_on_this_machine(name):
     install's, so it is not compared."""
     require(name)
     sizes = [size_at(edge) for edge in (150, 300, 450)]
-    peaks = [measure_peak(name, size, steps=2) for size in sizes]
+    peaks = [measure_peak(name, size, steps=1) for size in sizes]
     pixels = [h * w for h, w in sizes]
     slope = (peaks[2] - peaks[0]) / (pixels[2] - pixels[0]) * 2**30
     middle = peaks[0] + slope / 2**30 * (pixels[1] - pixels[0])
@@ -53,14 +53,14 @@ def test_the_model_s_shape_holds_on_this_machine(name):
 def test_a_large_style_is_estimated_by_its_targets():
     """--style-scale 4 makes the style 16 times the result's pixels: its forward pass sets the peak."""
     require("mxnet")
-    size = size_at(150)
+    size = size_at(300)  # big enough that what the style adds (0.7 GiB) stands out of the base's noise
     estimate = estimate_gib("mxnet", size, style_ratio=16.0)
     assert estimate > estimate_gib("mxnet", size)
-    with_style = measure_peak("mxnet", size, style_scale=4.0, steps=2)
-    without = measure_peak("mxnet", size, steps=2)
+    with_style = measure_peak("mxnet", size, style_scale=4.0, steps=1)
+    without = measure_peak("mxnet", size, steps=1)
     # what the style adds here, against what the model says it adds (the base cancels out)
     added, modelled = with_style - without, estimate - estimate_gib("mxnet", size)
-    assert abs(added / modelled - 1) <= 0.35, (added, modelled)
+    assert abs(added / modelled - 1) <= 0.3, (added, modelled)
 
 
 # -- the inverse: the largest size that fits --------------------------------------------------
@@ -183,13 +183,13 @@ def test_a_cgroup_v1_limit_and_no_limit(tmp_path):
 
 
 def test_what_is_free_falls_by_what_this_process_takes():
-    """The reading is live: touching 1 GiB here lowers it by about that much (psutil's reading;
-    other processes can move it a little, hence the tolerance)."""
+    """The reading is live: touching 2 GiB here lowers it by most of that (psutil's reading of
+    MemAvailable, which the kernel estimates: measured here, 1.6 GiB less for 2 GiB touched)."""
     before = memory.mem_available_gib()
-    block = np.ones(2**28, dtype=np.float32)  # 1 GiB, every page written
+    block = np.ones(2**29, dtype=np.float32)  # 2 GiB, every page written
     during, checked = memory.mem_available_gib(), memory.available_gib("cpu")  # the check reads no more than that
     del block
-    assert 0.7 <= before - during <= 1.3, (before, during)
+    assert 1.0 <= before - during <= 2.6, (before, during)
     assert checked <= during + 0.3, (checked, during)
 
 
