@@ -175,6 +175,10 @@ def cluster(tmp_path):
     finally:
         head.send_signal(signal.SIGTERM)
         head.wait(timeout=120)
+        # Ray leaves the stopped head's address behind, where a later plain ray.init() would try it.
+        latest = Path("/tmp/ray/ray_current_cluster")
+        if latest.is_file() and latest.read_text().strip().endswith(f":{port}"):
+            latest.unlink()
 
 
 def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collection, cluster, monkeypatch):
@@ -231,6 +235,72 @@ def test_a_worker_that_cannot_build_its_network_says_why_once(collection, monkey
     with pytest.raises(UserError, match="no worker could build its network: cannot download"):
         _ready([Handle(worker), Handle(worker)], Ray, retired.append, "batch.py")
     assert len(retired) == 2  # both stopped
+
+
+class FakeRay:
+    """The calls the driver makes of Ray, played out: the first task's worker dies, and Ctrl-C
+    comes while the driver waits for the next result."""
+
+    class exceptions:
+        class RayError(Exception):
+            pass
+
+    def __init__(self):
+        self.actors, self.killed, self.waits = [], set(), 0
+
+    def remote(self, cls):
+        ray = self
+
+        class Actor:
+            @staticmethod
+            def options(**kwargs):
+                return Actor
+
+            @staticmethod
+            def remote(*args):
+                handle = type("Handle", (), {})()
+                handle.describe = type("M", (), {"remote": staticmethod(lambda: {"pid": len(ray.actors)})})
+                handle.run = type("M", (), {"remote": staticmethod(lambda *a: (handle, "result"))})
+                ray.actors.append(handle)
+                return handle
+        return Actor
+
+    def wait(self, refs, num_returns):
+        self.waits += 1
+        if self.waits == 2:
+            raise KeyboardInterrupt
+        first = next(ref for ref in refs if ref[0] is self.actors[0])  # the worker that dies
+        return [first], [ref for ref in refs if ref is not first]
+
+    def get(self, ref):
+        if isinstance(ref, dict):
+            return ref
+        handle, _ = ref
+        if handle is self.actors[0]:
+            raise self.exceptions.RayError("The actor died unexpectedly")
+        return {"status": "done"}
+
+    def kill(self, handle):
+        self.killed.add(handle)
+
+
+def test_ctrl_c_stops_every_worker_replacements_included(collection, capsys):
+    """A worker that died is replaced; on Ctrl-C the replacement was left running (only the first
+    workers were stopped)."""
+    from common.tools.batch.driver import _run
+    from common.tools.batch.main import build_parser
+    from common.tools.batch.manifest import Manifest
+    from common.tools.batch.pairs import name_outputs
+
+    args = build_parser().parse_args(["--content", str(collection / "photos"), "--style", str(collection / "paintings"),
+                                      "--out", str(collection / "out"), "--workers", "2", *TINY])
+    photos, paintings = sorted((collection / "photos").iterdir()), sorted((collection / "paintings").iterdir())
+    pairs = name_outputs([(c, s) for c in photos for s in paintings], collection / "out")
+    ray = FakeRay()
+    assert _run(ray, args, "batch.py", pairs, 0, {}, "key", Manifest(collection / "out")) == 130
+    assert len(ray.actors) == 3  # two workers and the first one's replacement
+    assert ray.killed == set(ray.actors)
+    assert "interrupted" in capsys.readouterr().err
 
 
 def test_each_pair_gets_the_memory_check_run_py_makes():
