@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .config import STANDARDISED_HIGH, STANDARDISED_LOW
-from .errors import BackendUnavailable, Overflow
+from .errors import BackendUnavailable
 from .interface import StyleBackend
 from .steplog import Next, StepLog
 
@@ -70,22 +70,16 @@ def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, done: i
         return terms.total, grad.astype(np.float64).ravel()
 
     try:
-        with backend.errors():  # the framework's out-of-memory and overflow errors, in neutral words
+        with log.ending_early(), backend.errors():  # backend.errors: the framework's failures in neutral words
             outcome = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=Bounds(low, high),
                                # tolerances off: the budget alone ends the run (as jcjohnson/neural-style does)
                                options={"maxcor": HISTORY, "maxfun": evaluations + 1, "maxiter": evaluations,
                                         "ftol": 0.0, "gtol": 0.0})
-        # Even so SciPy ends when a step changes nothing (the loss exactly flat, or its line search
-        # stuck): the run is over, and says so.
-        if best["count"] < evaluations:
-            log.note(f"L-BFGS-B ended after {best['count']} of {evaluations} evaluations at "
-                     f"{init.shape[2]}x{init.shape[3]}: {outcome.message}")
+            # Even so SciPy ends when a step changes nothing (the loss exactly flat, or its line
+            # search stuck): the run is over, and says so.
+            if best["count"] < evaluations:
+                log.note(f"L-BFGS-B ended after {best['count']} of {evaluations} evaluations at "
+                         f"{init.shape[2]}x{init.shape[3]}: {outcome.message}")
     except _Budget:
         pass
-    except KeyboardInterrupt:  # a second Ctrl-C, or one with Python's own handler: at once
-        log.interrupted()
-    except MemoryError as exc:
-        log.out_of_memory(exc)
-    except Overflow as exc:
-        log.overflowed(exc)
     return best["image"]

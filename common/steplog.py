@@ -6,14 +6,15 @@ report alike, and neither knows what the caller does with a record or why a stop
 (the command line asks after Ctrl-C or SIGTERM; a Ray worker never does)."""
 from __future__ import annotations
 
+import contextlib
 import enum
 import math
 import time
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 
-from .errors import one_line
+from .errors import Overflow, one_line
 from .records import Resumable, StepRecord, TransferResult
 from .terms import AdamState, LossTerms
 
@@ -73,6 +74,20 @@ class StepLog:
             self.interrupted(reason)
             return Next.STOP
         return Next.GO
+
+    @contextlib.contextmanager
+    def ending_early(self) -> Iterator[None]:
+        """An optimizer's steps: Ctrl-C (a second one, or Python's own handler), a failed allocation
+        or a refused overflow ends them at once, said in the result; the optimizer then keeps its
+        last good image."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.interrupted()
+        except MemoryError as exc:
+            self.out_of_memory(exc)
+        except Overflow as exc:
+            self.overflowed(exc)
 
     def interrupted(self, reason: str = "") -> None:
         done = len(self.result.records)

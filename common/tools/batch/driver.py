@@ -82,8 +82,8 @@ def check(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise UserError(f"--{name} must be a positive whole number, not {value}")
-    if args.max_memory is not None and not (args.max_memory > 0 and args.max_memory != float("inf")):
-        raise UserError(f"--max-memory must be a positive number of GiB, not {args.max_memory}")
+    if args.max_memory is not None:
+        preflight.positive_real("--max-memory", args.max_memory, "number of GiB")
     pairs = plan(args)
     check_writable(Path(args.out) / "manifest.jsonl")
     check_spec(args.weights)

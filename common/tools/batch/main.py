@@ -10,7 +10,7 @@ from common.registry import backend_names
 
 from ..cli.exits import run_main
 from ..cli.options import OneLineParser, add_transfer_options
-from ..cli.recipes import RUN_RECIPES
+from ..cli.recipes import RUN_RECIPES, with_recipe
 from .driver import add_batch_options, run_batch
 
 PROG = "batch.py"
@@ -33,7 +33,4 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    chosen, _ = parser.parse_known_args(argv)  # the recipe sets defaults before the real parse
-    parser.set_defaults(**RUN_RECIPES[chosen.recipe])
-    return run_main(PROG, parser, lambda args: run_batch(args, PROG), argv)
+    return run_main(PROG, with_recipe(build_parser(), argv), lambda args: run_batch(args, PROG), argv)

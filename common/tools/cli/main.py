@@ -10,7 +10,7 @@ from common.registry import backend_names
 
 from .exits import run_main
 from .options import OneLineParser, add_transfer_options, real, whole
-from .recipes import RUN_RECIPES
+from .recipes import RUN_RECIPES, with_recipe
 from .stylize import stylize
 
 PROG = "run.py"
@@ -47,7 +47,4 @@ def build_parser() -> OneLineParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = build_parser()
-    chosen, _ = parser.parse_known_args(argv)  # the recipe sets defaults before the real parse
-    parser.set_defaults(**RUN_RECIPES[chosen.recipe])
-    return run_main(PROG, parser, lambda args: stylize(args, PROG), argv)
+    return run_main(PROG, with_recipe(build_parser(), argv), lambda args: stylize(args, PROG), argv)

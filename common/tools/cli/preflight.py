@@ -27,7 +27,7 @@ def _whole_at_least(flag: str, value: int, low: int, meaning: str = "") -> None:
         raise UserError(f"{flag} must be a whole number >= {low}{meaning}, not {value}")
 
 
-def _positive_real(flag: str, value: float, unit: str = "number") -> None:
+def positive_real(flag: str, value: float, unit: str = "number") -> None:
     if not (math.isfinite(value) and value > 0):
         raise UserError(f"{flag} must be a positive {unit}, not {value}")
 
@@ -136,7 +136,7 @@ def check_run(args: argparse.Namespace) -> None:
     _whole_at_least("--save-every", args.save_every, 0, " (0: never)")
     _whole_at_least("--checkpoint-every", args.checkpoint_every, 1)
     if args.max_memory is not None:
-        _positive_real("--max-memory", args.max_memory, "number of GiB")
+        positive_real("--max-memory", args.max_memory, "number of GiB")
     check_settings(args)
     check_spec(args.weights)
     check_inputs(args)
@@ -157,7 +157,7 @@ def check_compare(args: argparse.Namespace) -> Path:
     _check_names(args, ("content", "style", "report", "weights"))
     _whole_at_least("--timing-steps", args.timing_steps, 1)
     if args.max_memory is not None:
-        _positive_real("--max-memory", args.max_memory, "number of GiB")
+        positive_real("--max-memory", args.max_memory, "number of GiB")
     check_settings(args)
     check_spec(args.weights)
     check_inputs(args)
@@ -176,7 +176,7 @@ def check_bench(args: argparse.Namespace) -> None:
         if getattr(args, flag, None) is not None:
             _whole_at_least(f"--{flag}", getattr(args, flag), low)
     if getattr(args, "cap", None) is not None:
-        _positive_real("--cap", args.cap)
+        positive_real("--cap", args.cap)
     for path in filter(None, (getattr(args, "content", None), getattr(args, "style", None))):
         check_image_file(path)
     if args.json:

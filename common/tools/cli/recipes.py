@@ -2,10 +2,21 @@
 given explicitly still win."""
 from __future__ import annotations
 
+import argparse
+from typing import Optional, Sequence
+
 # "chapter" is the chapter's algorithm, every default as it is. "fast" is the method that reached
-# the chapter's picture quality soonest in ``bench.py quality`` (README, "Time to quality"): Adam kept inside [0, 1], two sizes a factor 2 apart, moments reset between them.
+# the chapter's picture quality soonest in ``bench.py quality`` (README, "Time to quality"): Adam
+# kept inside [0, 1], two sizes a factor 2 apart, moments reset between them.
 RUN_RECIPES: dict[str, dict[str, object]] = {
     "chapter": {},
     "fast": {"bounded": True, "scales": 2, "scale_factor": 2.0, "scale_steps": 50, "scale_lr": 0.05,
              "scale_moments": "reset", "steps": 100},
 }
+
+
+def with_recipe(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.ArgumentParser:
+    """The parser with ``--recipe``'s defaults set (read first, before the real parse)."""
+    chosen, _ = parser.parse_known_args(argv)
+    parser.set_defaults(**RUN_RECIPES[chosen.recipe])
+    return parser

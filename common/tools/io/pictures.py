@@ -48,6 +48,8 @@ def _quiet_libtiff() -> None:
     (Linux); elsewhere libtiff keeps its say."""
     from PIL import _imaging  # noqa: F401 - loads Pillow's libtiff
 
+    del _imaging
+
     try:
         with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
             paths = {line.split()[-1] for line in maps if "libtiff" in line.rsplit("/", 1)[-1]}
