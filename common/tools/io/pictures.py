@@ -191,7 +191,8 @@ def _trial_save(path: Path, fmt: str, long_side: int) -> None:
     writers that cannot hold it: some refuse RGB (.xbm, .msp, .palm, .blp), some are stubs
     (.emf, .wmf, .h5, .grib, .bufr), .ico and .icns change its size, and WebP (16383 px) and TGA,
     GIF, PCX, SGI (65535) have a longest side. A table of these would go stale with each Pillow
-    release; the saves are 32 px thin, both ways round: 1 to 20 ms even at the largest size."""
+    release; the saves are 32 px thin, both ways round, and touch no process-wide state: measured
+    here 1 to 80 ms for PNG, JPEG, TIFF, BMP and WebP at long sides 450 to 65000, 213 ms for GIF at 65000."""
     for height, width in dict.fromkeys(((32, 32), (32, long_side), (long_side, 32))):
         if fmt in JPEG_WRITERS and max(height, width) > 32:
             continue  # its longest side is checked by number (see JPEG_LONGEST)
