@@ -36,18 +36,21 @@ def test_the_shipped_model_is_the_least_squares_fit_of_its_recorded_points():
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
 def test_the_model_s_shape_holds_on_this_machine(name):
-    """Peaks measured here lie on a line in pixels, whose slope is the model's bytes per pixel
-    (±30 %): the per-pixel cost is the algorithm's; the base (the framework's libraries) is the
-    install's, so it is not compared."""
+    """Peaks measured here lie on a line in pixels (the middle size within 12 % of it: MXNet's peak
+    at 300x450 wanders from 1.02 to 1.10 GiB between runs here), whose slope is the model's bytes
+    per pixel within ±20 % (measured here: -9 % for PyTorch, -4 to -11 % for MXNet). The per-pixel cost is the algorithm's; the base (the
+    framework's libraries) is the install's, so it is not compared. The sizes span 0.4 megapixels:
+    between processes the base wanders by 0.05 GiB, which over 0.12 megapixels (up to 300x450) had
+    moved the slope by a third."""
     require(name)
-    sizes = [size_at(edge) for edge in (150, 300, 450)]
-    peaks = [measure_peak(name, size, steps=1) for size in sizes]
+    sizes = [size_at(edge) for edge in (150, 450, 750)]
+    peaks = [measure_peak(name, size, steps=2) for size in sizes]
     pixels = [h * w for h, w in sizes]
     slope = (peaks[2] - peaks[0]) / (pixels[2] - pixels[0]) * 2**30
     middle = peaks[0] + slope / 2**30 * (pixels[1] - pixels[0])
-    assert abs(middle / peaks[1] - 1) <= 0.05, (peaks, middle)
+    assert abs(middle / peaks[1] - 1) <= 0.12, (peaks, middle)
     model = memory.TRAINING[(name, "adam", "fp32")].bytes_per_pixel
-    assert abs(slope / model - 1) <= 0.30, f"{name}: {slope:.0f} bytes per pixel here, the model {model}"
+    assert abs(slope / model - 1) <= 0.20, f"{name}: {slope:.0f} bytes per pixel here, the model {model}"
 
 
 def test_a_large_style_is_estimated_by_its_targets():
@@ -56,8 +59,8 @@ def test_a_large_style_is_estimated_by_its_targets():
     size = size_at(300)  # big enough that what the style adds (0.7 GiB) stands out of the base's noise
     estimate = estimate_gib("mxnet", size, style_ratio=16.0)
     assert estimate > estimate_gib("mxnet", size)
-    with_style = measure_peak("mxnet", size, style_scale=4.0, steps=1)
-    without = measure_peak("mxnet", size, steps=1)
+    with_style = measure_peak("mxnet", size, style_scale=4.0, steps=2)
+    without = measure_peak("mxnet", size, steps=2)
     # what the style adds here, against what the model says it adds (the base cancels out)
     added, modelled = with_style - without, estimate - estimate_gib("mxnet", size)
     assert abs(added / modelled - 1) <= 0.3, (added, modelled)
