@@ -8,15 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, describe
-
-# ImageNet statistics that VGG-19 was trained with (RGB, images in [0, 1]).
-IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
-IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
-
-# The [0, 1] pixel range in standardised units, per channel: what clipping and L-BFGS-B's bounds keep.
-STANDARDISED_LOW: tuple[float, ...] = tuple(-m / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
-STANDARDISED_HIGH: tuple[float, ...] = tuple((1 - m) / s for m, s in zip(IMAGENET_MEAN, IMAGENET_STD))
+from .layers import NETWORKS, Network
 
 MAX_STYLE_SCALE = 4.0  # a style 4x the content's long edge already costs 16x its memory
 
@@ -35,7 +27,8 @@ MAX_SHRINK = 1024
 @dataclass(frozen=True)
 class LossWeights:
     """Multipliers of the three terms. The chapter writes style weight 1e3 and then sums
-    ``10 * styles_l``, which repeats the Python list ten times: the effective weight is 1e4."""
+    ``10 * styles_l``, which repeats the Python list ten times: the effective weight is 1e4.
+    These are for torchvision's input convention; ``defaults_for`` gives each one's."""
 
     content: float = 1.0
     style: float = 1e4
@@ -130,8 +123,9 @@ class Scales:
 @dataclass(frozen=True)
 class TransferConfig:
     size: tuple[int, int] = (300, 450)  # (height, width) of the result
-    content_layers: tuple[int, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[int, ...] = DEFAULT_STYLE_LAYERS
+    network: str = "vgg19"  # "vgg16": VGG-16's 13 convolutions instead of VGG-19's 16
+    content_layers: tuple[int, ...] = ()  # indices in the network's features; () = its defaults
+    style_layers: tuple[int, ...] = ()
     weights: LossWeights = field(default_factory=LossWeights)
     schedule: Schedule = field(default_factory=Schedule)  # with lbfgs: steps = loss-and-gradient evaluations
     adam: AdamSettings = field(default_factory=AdamSettings)
@@ -144,6 +138,16 @@ class TransferConfig:
     style_fit: str = "keep"  # "stretch": each style resized to the content's height and width, as the chapter does
     style_blend: tuple[float, ...] = ()  # one weight per style, normalised to sum 1; () = equal
     colors: str = "none"  # "luminance" or "histogram": keep the content's colours
+
+    def __post_init__(self) -> None:
+        net = NETWORKS.get(self.network)
+        if net is not None:  # an unknown network is validate()'s to refuse
+            object.__setattr__(self, "content_layers", tuple(self.content_layers) or net.default_content_layers)
+            object.__setattr__(self, "style_layers", tuple(self.style_layers) or net.default_style_layers)
+
+    @property
+    def net(self) -> Network:
+        return NETWORKS[self.network]
 
     @property
     def layers(self) -> tuple[int, ...]:
@@ -162,9 +166,13 @@ class TransferConfig:
             raise ConfigError("size", f"{height}x{width} is too small: both sides must be at least {MIN_SIDE} pixels")
         if max(height, width) > MAX_SIDE:
             raise ConfigError("size", f"{height}x{width} is too large: no side may exceed {MAX_SIDE} pixels")
+        if self.network not in NETWORKS:
+            raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, not {self.network}")
         for name in ("content_layers", "style_layers"):
-            if not getattr(self, name):
-                raise ConfigError(name, "is empty: name at least one layer")
+            outside = [i for i in getattr(self, name) if not 0 <= i < self.net.size]
+            if outside:
+                raise ConfigError(name, f"index {outside[0]} is outside {self.net.title}'s features "
+                                        f"(0 to {self.net.size - 1})")
         s = self.schedule
         _whole("schedule.steps", s.steps)
         _positive("schedule.lr", s.lr)
@@ -235,7 +243,8 @@ class TransferConfig:
         sizes = self.sizes_text()
         extras = [f"{self.optimizer}" + (", bounded" if self.bounded and self.optimizer == "adam" else ""),
                   f"init {self.init}"] + ([f"colors {self.colors}"] if self.colors != "none" else [])
-        return (f"{sizes}, content {describe(self.content_layers)}, style {describe(self.style_layers)}, "
+        return (f"{sizes}, {self.net.title}, content {self.net.describe(self.content_layers)}, "
+                f"style {self.net.describe(self.style_layers)}, "
                 f"weights {self.weights.content:g}/{self.weights.style:g}/{self.weights.tv:g}, "
                 f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
 
@@ -248,3 +257,32 @@ def _positive(field: str, value: float) -> None:
 def _whole(field: str, value: int) -> None:
     if value < 1:
         raise ConfigError(field, f"must be a positive whole number, not {value}")
+
+
+@dataclass(frozen=True)
+class ConventionDefaults:
+    """What a run defaults to for weights trained in one input convention: the loss weights and
+    Adam's learning rates both depend on the network's units."""
+
+    weights: LossWeights
+    lr: float  # the schedule's starting rate
+    scale_lr: float  # the rate at each size after the first
+
+
+# torchvision's are the chapter's. Caffe-convention inputs are r = 57.4 times larger (255 over
+# ImageNet's std, 0.226 on average, per picture unit): an Adam step moves r times fewer picture
+# levels, so the rates are r times the chapter's (the same steps in the picture); a content loss
+# (a mean of squared features) is about r^2 larger, a style loss (of Gram matrices) r^4 and total
+# variation (on the network's input) r, which would make the chapter's balance style 1e4 / r^2 =
+# 3.0 and TV 10 r = 574. Measured on the trained VGG-16 (the chapter's photo and painting,
+# 150x225, 60 L-BFGS evaluations, style 0.3 to 300 x TV 5.7 to 574: docs/weights.md): TV 574
+# blurs the picture flat, 5.7 lets the style's noise through; style 3 with TV 57 keeps the
+# mountain and takes the painting's colours and strokes.
+DEFAULTS: dict[str, ConventionDefaults] = {
+    "torchvision": ConventionDefaults(LossWeights(), 0.3, 0.05),
+    "caffe": ConventionDefaults(LossWeights(content=1.0, style=3.0, tv=57.0), 17.2, 2.87),
+}
+
+
+def defaults_for(convention: str) -> ConventionDefaults:
+    return DEFAULTS.get(convention, DEFAULTS["torchvision"])

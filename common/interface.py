@@ -18,9 +18,12 @@ from typing import Any, Callable, ClassVar, Iterator, Literal, Mapping, Optional
 import numpy as np
 
 from .config import AdamSettings, Execution, LossWeights
+from .conventions import InputConvention
 from .errors import OutOfMemory, Overflow
+from .layers import Network
 from .objective import weighted_losses
 from .terms import AdamState, LossTerms, Targets
+from .weights import Weights, require
 
 __all__ = ["GpuStatus", "StyleBackend"]
 
@@ -32,7 +35,7 @@ class GpuStatus:
 
 
 class StyleBackend(ABC):
-    """One framework's implementation of Gatys style transfer over a frozen VGG-19."""
+    """One framework's implementation of Gatys style transfer over a frozen VGG (16 or 19)."""
 
     name: ClassVar[str]  # registry key: "torch", "mxnet"
     framework: ClassVar[str]  # human name with version, for reports
@@ -58,12 +61,19 @@ class StyleBackend(ABC):
     def _numpy(self, value: Any) -> np.ndarray:
         """Framework array -> NumPy (waits for the value)."""
 
+    network: Network  # VGG-16 or VGG-19, as the weights say
+    convention: InputConvention  # how a picture becomes the network's input, as the weights say
+
     # -- setup ---------------------------------------------------------------
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
-        """Build VGG-19 ``features`` cut after ``last_layer`` from neutral weights, on ``device``
-        ("cpu", "gpu" or "auto"), run as ``execution`` says (frozen and optimized by default).
-        A backend builds its network and then calls this for the state every backend keeps."""
+        """Build the weights' network's ``features`` cut after ``last_layer`` from neutral weights
+        (``common.weights.Weights``; a plain mapping is VGG-19 in torchvision's convention), on
+        ``device`` ("cpu", "gpu" or "auto"), run as ``execution`` says (frozen and optimized by
+        default). A backend calls this first, then builds its network from ``self.weights``."""
+        self.weights = weights if isinstance(weights, Weights) else Weights(weights)
+        self.network, self.convention = self.weights.network, self.weights.convention
+        require(self.weights, last_layer)
         self._execution = execution.validate()
         self._taps_cache: dict[tuple[int, ...], Callable[[Any], list[Any]]] = {}
         self._checkpoints: dict[int, Any] = {}
@@ -124,15 +134,16 @@ class StyleBackend(ABC):
 
     # -- what only a backend's framework can do, asked for through the registry ------------
     @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
-        """Download the pretrained weights this framework's model zoo offers as ``source`` (into
-        ``folder`` where the framework lets one choose), as neutral arrays (the registry says
-        which backend offers which source)."""
+    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+        """Download the pretrained ``network`` ("vgg19", "vgg16") this framework's model zoo offers
+        as ``source`` (into ``folder`` where the framework lets one choose), as neutral arrays
+        (the registry says which backend offers which source)."""
         raise NotImplementedError(f"the {cls.name} backend offers no pretrained weights named {source!r}")
 
     @classmethod
     def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
-        """Neutral arrays from a weights file in this framework's own format (e.g. ``.pth``)."""
+        """Neutral arrays from a weights file in this framework's own format (``.pth``, ``.params``):
+        VGG-16's or VGG-19's convolutions, keyed by their ``features`` index."""
         raise NotImplementedError(f"the {cls.name} backend reads no weight files")
 
     @classmethod
@@ -142,12 +153,12 @@ class StyleBackend(ABC):
 
     # -- stages --------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:
-        """(H, W, 3) RGB in [0, 1] -> (1, 3, H, W) standardised with ImageNet mean and std."""
-        return self._numpy(self.transforms.preprocess(self._native(image)))
+        """(H, W, 3) RGB in [0, 1] -> (1, 3, H, W) in the network's units (its input convention)."""
+        return self._numpy(self.transforms.preprocess(self._native(image), self.convention))
 
     def postprocess(self, x: np.ndarray) -> np.ndarray:
-        """(1, 3, H, W) standardised -> (H, W, 3) RGB clipped to [0, 1]."""
-        return self._numpy(self.transforms.postprocess(self._native(x)))
+        """(1, 3, H, W) in the network's units -> (H, W, 3) RGB clipped to [0, 1]."""
+        return self._numpy(self.transforms.postprocess(self._native(x), self.convention))
 
     @abstractmethod
     def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
@@ -218,7 +229,7 @@ class StyleBackend(ABC):
 
     @abstractmethod
     def clip_image(self) -> None:
-        """Clip the trained image into the [0, 1] pixel range (per channel in standardised units)."""
+        """Clip the trained image into the [0, 1] pixel range (per channel, in network units)."""
 
     def step(self) -> LossTerms[float]:
         """Losses at the current image, then one Adam update; returns the losses before it."""
@@ -264,7 +275,7 @@ class StyleBackend(ABC):
 
     @abstractmethod
     def image(self) -> np.ndarray:
-        """The current synthesized image, (1, 3, H, W) standardised."""
+        """The current synthesized image, (1, 3, H, W) in network units."""
 
     @abstractmethod
     def _image_copy(self) -> Any:

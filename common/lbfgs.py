@@ -2,7 +2,7 @@
 
 MXNet has no L-BFGS (apache/mxnet#12132) and PyTorch's ``torch.optim.LBFGS`` would serve one
 backend only, so both use one well-kept implementation: ``scipy.optimize.minimize(method=
-"L-BFGS-B")``, with box bounds that keep every pixel inside [0, 1] (in standardised units, per
+"L-BFGS-B")``, with box bounds that keep every pixel inside [0, 1] (in network units, per
 channel) and a line search, which ``torch.optim.LBFGS`` leaves out by default. SciPy works in
 float64 on the host; each evaluation crosses the interface as float32 NumPy, one image each way.
 
@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from .config import STANDARDISED_HIGH, STANDARDISED_LOW
+from .conventions import InputConvention
 from .errors import BackendUnavailable
 from .interface import StyleBackend
 from .steplog import Next, StepLog
@@ -29,10 +29,11 @@ class _Budget(Exception):
     log said stop."""
 
 
-def bounds(shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper bounds of every variable of a (1, 3, H, W) standardised image."""
-    low = np.broadcast_to(np.asarray(STANDARDISED_LOW).reshape(1, 3, 1, 1), shape).ravel()
-    high = np.broadcast_to(np.asarray(STANDARDISED_HIGH).reshape(1, 3, 1, 1), shape).ravel()
+def bounds(shape: tuple[int, ...], convention: InputConvention) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds of every variable of a (1, 3, H, W) image in network units: the
+    [0, 1] pixel range in the weights' convention."""
+    low = np.broadcast_to(np.asarray(convention.low).reshape(1, 3, 1, 1), shape).ravel()
+    high = np.broadcast_to(np.asarray(convention.high).reshape(1, 3, 1, 1), shape).ravel()
     return low, high
 
 
@@ -46,7 +47,7 @@ def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, done: i
     except ImportError:
         raise BackendUnavailable("L-BFGS needs SciPy: pip install scipy") from None
     shape = init.shape
-    low, high = bounds(shape)
+    low, high = bounds(shape, backend.convention)
     start = np.clip(init.astype(np.float64).ravel(), low, high)  # an upsampled image may overshoot
     best = {"image": start.reshape(shape).astype(np.float32), "total": np.inf, "count": 0}
 

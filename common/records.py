@@ -60,7 +60,7 @@ class Resumable:
 
     scale: int  # 1-based size the run is at
     done: int  # Adam updates (or L-BFGS evaluations) done at that size
-    image: np.ndarray  # (1, 3, H, W) standardised, after them
+    image: np.ndarray  # (1, 3, H, W) in network units, after them
     adam: Optional[AdamState]  # None for L-BFGS, whose state SciPy keeps to itself
     records: list[StepRecord]
     elapsed: float  # seconds of the run so far

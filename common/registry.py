@@ -2,7 +2,8 @@
 imports MXNet, and a missing framework costs nothing until it is requested).
 
 Besides the backend classes, the registry knows what each backend offers that only its framework
-can do — pretrained weights from its model zoo, weight files in its own format — so that the rest
+can do — pretrained weights from its model zoo, weight files in its own format (torchvision's
+``.pth``, Gluon's ``.params``) — so that the rest
 of ``common/`` can ask for those by what they are, never by a backend's module name.
 """
 from __future__ import annotations
@@ -25,15 +26,16 @@ class BackendInfo:
     framework: str  # the framework's import name
     install: str  # what to run to get it
     python_max: tuple[int, int] = (99, 0)  # the newest Python its framework has wheels for
-    pretrained: dict[str, str] = field(default_factory=dict)  # --weights source -> cache file name
+    pretrained: dict[str, str] = field(default_factory=dict)  # --weights source -> cache file name ({network})
     weight_files: tuple[str, ...] = ()  # file suffixes its framework's own weight format uses
 
 
 BACKENDS: dict[str, BackendInfo] = {
     "torch": BackendInfo("backends.torch", "torch", 'pip install -e ".[torch]"  (torch, torchvision)',
-                         pretrained={"imagenet": "vgg19-imagenet1k-v1.npz"}, weight_files=(".pth", ".pt")),
+                         pretrained={"imagenet": "{network}-imagenet1k-v1.npz"}, weight_files=(".pth", ".pt")),
     "mxnet": BackendInfo("backends.mxnet", "mxnet", 'pip install -e ".[mxnet]"  (mxnet==1.9.1, numpy<1.24, Python <= 3.11)',
-                         python_max=(3, 11), pretrained={"gluon": "vgg19-gluon-model-zoo.npz"}),
+                         python_max=(3, 11), pretrained={"gluon": "{network}-gluon-model-zoo.npz"},
+                         weight_files=(".params",)),
 }
 
 
@@ -76,10 +78,10 @@ def pretrained_sources() -> dict[str, tuple[str, str]]:
     return {source: (name, cache) for name, info in BACKENDS.items() for source, cache in info.pretrained.items()}
 
 
-def fetch_pretrained(source: str, folder: Path) -> dict[str, np.ndarray]:
-    """Download ``source`` with the framework whose model zoo has it (imported only now)."""
+def fetch_pretrained(source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+    """Download ``source``'s ``network`` with the framework whose model zoo has it (imported only now)."""
     backend, _ = pretrained_sources()[source]
-    return load_backend(backend).fetch_pretrained(source, folder)
+    return load_backend(backend).fetch_pretrained(source, folder, network)
 
 
 def weight_file_reader(path: Path) -> type[StyleBackend] | None:

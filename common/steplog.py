@@ -52,7 +52,7 @@ class StepLog:
 
     def record(self, terms: LossTerms[float], lr: Optional[float], seconds: float,
                current: Callable[[], np.ndarray], position: Position) -> Next:
-        """One step's losses (of the image ``current()`` gives, standardised); ``position()`` is
+        """One step's losses (of the image ``current()`` gives, in network units); ``position()`` is
         where the run stands after the step."""
         records = self.result.records
         if not terms.finite():

@@ -24,7 +24,7 @@ from .records import Resumable, TransferResult
 from .steplog import StateCallback, StepCallback, StepLog, StopQuestion
 from .targets import Images, compute_targets, prepare_inputs, start_image
 from .terms import AdamState, LossTerms, Targets
-from .upsample import FILTERS, resize_standardised, resize_state
+from .upsample import FILTERS, resize_nchw, resize_state
 
 
 def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: TransferConfig,
@@ -93,7 +93,7 @@ def _carry_up(x: np.ndarray, state: Optional[AdamState], size: tuple[int, int],
               config: TransferConfig) -> tuple[np.ndarray, Optional[AdamState]]:
     """The image upsampled to ``size``; Adam's moments resized with it, or dropped."""
     keep = state is not None and config.scales.moments == "resize"
-    return resize_standardised(x, size, FILTERS[config.scales.upsample]), resize_state(state, size) if keep else None
+    return resize_nchw(x, size, FILTERS[config.scales.upsample]), resize_state(state, size) if keep else None
 
 
 def _picture_loss(backend: StyleBackend, x: np.ndarray, targets: Optional[Targets], content: np.ndarray,

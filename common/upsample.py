@@ -1,6 +1,6 @@
 """Carrying the image, and Adam's state, from one size up to the next (coarse to fine).
 
-The image is resized in standardised units, channel by channel in 32-bit float. Adam's first
+The image is resized in network units, channel by channel in 32-bit float. Adam's first
 moment (a signed average gradient) is resized like the image; its second moment (an average
 squared gradient, never negative) bilinearly and clipped at 0, since a bicubic kernel's negative
 lobes could make it negative (crowsonkb/style-transfer-pytorch does the same)."""
@@ -15,12 +15,12 @@ from .terms import AdamState
 FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
 
-def resize_standardised(x: np.ndarray, size: tuple[int, int], resample: int = Image.BICUBIC) -> np.ndarray:
+def resize_nchw(x: np.ndarray, size: tuple[int, int], resample: int = Image.BICUBIC) -> np.ndarray:
     """(1, C, h, w) -> (1, C, H, W)."""
     return resize_array(x[0].transpose(1, 2, 0), size, resample).transpose(2, 0, 1)[None].copy()
 
 
 def resize_state(state: AdamState, size: tuple[int, int]) -> AdamState:
-    m = resize_standardised(state.m, size)
-    v = np.maximum(resize_standardised(state.v, size, Image.BILINEAR), 0)
+    m = resize_nchw(state.m, size)
+    v = np.maximum(resize_nchw(state.v, size, Image.BILINEAR), 0)
     return AdamState(state.step, m, v)

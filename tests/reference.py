@@ -1,22 +1,50 @@
 """Small NumPy (float64) references of every stage, written from the definitions in the
-issue and the papers, independent of both frameworks: the backends are tested against these."""
+issue and the papers, independent of both frameworks and of the project's own constants: the
+backends are tested against these."""
 from __future__ import annotations
 
 import numpy as np
 
-from common.config import IMAGENET_MEAN, IMAGENET_STD
-from common.layers import CONV_CHANNELS, LAYER_NAMES
+# The two input conventions as their sources publish them: torchvision's ImageNet statistics
+# (RGB in [0, 1]), and Caffe's ILSVRC mean as Keras' VGG applications subtract it (BGR, 0-255).
+CONVENTIONS = {
+    "torchvision": {"bgr": False, "scale": 1.0, "mean": (0.485, 0.456, 0.406), "std": (0.229, 0.224, 0.225)},
+    "caffe": {"bgr": True, "scale": 255.0, "mean": (103.939, 116.779, 123.68), "std": (1.0, 1.0, 1.0)},
+}
+# The VGG paper's configurations D (VGG-16) and E (VGG-19): channels per conv, "M" for a 2x2 pool.
+CONFIGS = {
+    "vgg16": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
+    "vgg19": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"),
+}
 
-MEAN = np.array(IMAGENET_MEAN).reshape(1, 3, 1, 1)
-STD = np.array(IMAGENET_STD).reshape(1, 3, 1, 1)
+
+def _stats(convention: str) -> tuple[np.ndarray, np.ndarray]:
+    c = CONVENTIONS[convention]
+    return np.array(c["mean"]).reshape(1, 3, 1, 1), np.array(c["std"]).reshape(1, 3, 1, 1)
 
 
-def preprocess(image: np.ndarray) -> np.ndarray:
-    return (image.astype(np.float64).transpose(2, 0, 1)[None] - MEAN) / STD
+def preprocess(image: np.ndarray, convention: str = "torchvision") -> np.ndarray:
+    x = image.astype(np.float64).transpose(2, 0, 1)[None]
+    if CONVENTIONS[convention]["bgr"]:
+        x = x[:, ::-1]
+    mean, std = _stats(convention)
+    return (x * CONVENTIONS[convention]["scale"] - mean) / std
 
 
-def postprocess(x: np.ndarray) -> np.ndarray:
-    return np.clip(x * STD + MEAN, 0, 1)[0].transpose(1, 2, 0)
+def postprocess(x: np.ndarray, convention: str = "torchvision") -> np.ndarray:
+    mean, std = _stats(convention)
+    picture = (x * std + mean) / CONVENTIONS[convention]["scale"]
+    if CONVENTIONS[convention]["bgr"]:
+        picture = picture[:, ::-1]
+    return np.clip(picture, 0, 1)[0].transpose(1, 2, 0)
+
+
+def layer_kinds(network: str = "vgg19") -> list[str]:
+    """"conv", "relu" or "pool" for each layer of the network's features."""
+    kinds = []
+    for item in CONFIGS[network]:
+        kinds += ["pool"] if item == "M" else ["conv", "relu"]
+    return kinds
 
 
 def conv3x3(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -35,14 +63,14 @@ def maxpool2(x: np.ndarray) -> np.ndarray:
     return x[:, :, :h2 * 2, :w2 * 2].reshape(n, c, h2, 2, w2, 2).max(axis=(3, 5))
 
 
-def features(x: np.ndarray, weights: dict, layers: list[int]) -> list[np.ndarray]:
+def features(x: np.ndarray, weights: dict, layers: list[int], network: str = "vgg19") -> list[np.ndarray]:
     out = {}
     x = x.astype(np.float64)
+    kinds = layer_kinds(network)
     for index in range(max(layers) + 1):
-        name = LAYER_NAMES[index]
-        if index in CONV_CHANNELS:
+        if kinds[index] == "conv":
             x = conv3x3(x, weights[f"features.{index}.weight"], weights[f"features.{index}.bias"])
-        elif name.startswith("relu"):
+        elif kinds[index] == "relu":
             x = np.maximum(x, 0)
         else:
             x = maxpool2(x)

@@ -9,7 +9,7 @@ import pytest
 from common.errors import BackendUnavailable
 from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
 from common.terms import Targets
-from common.layers import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, parse_layers
+from common.layers import VGG19
 from common.registry import load_backend
 from common.targets import compute_targets
 
@@ -17,7 +17,7 @@ from . import reference as ref
 from . import probes
 from .conftest import SIZE, weights
 
-LAYERS = sorted(set(DEFAULT_CONTENT_LAYERS) | set(DEFAULT_STYLE_LAYERS))
+LAYERS = sorted(set(VGG19.default_content_layers) | set(VGG19.default_style_layers))
 TOL = 1e-4  # float32 backends against a float64 reference, relative to each array's scale
 
 
@@ -46,7 +46,7 @@ def test_conv_point_features_are_not_aliased_by_the_next_relu(backend, images):
     """conv4_4 taken together with deeper layers must equal a fresh forward that stops at conv4_4
     (torchvision's in-place ReLU would otherwise turn the stored value into relu4_4)."""
     x = backend.preprocess(images[0])
-    points = parse_layers("conv1_1,conv3_1,conv4_4,relu5_1")
+    points = VGG19.parse("conv1_1,conv3_1,conv4_4,relu5_1")
     together = backend.extract_features(x, points)
     for index, feature in zip(points, together):
         alone = backend.extract_features(x, [index])[0]

@@ -186,7 +186,7 @@ BAD = {
     "nan max memory": (["--max-memory", "nan"], "argument --max-memory: 'nan' is not a finite number"),
     "infinite max memory": (["--max-memory", "inf"], "argument --max-memory"),
     # layers and choices
-    "unknown layer": (["--style-layers", "relu1_1,relu9_9"], "unknown VGG-19 layer"),
+    "unknown layer": (["--style-layers", "relu1_1,relu9_9"], "unknown layer 'relu9_9'"),
     "unknown optimizer": (["--optimizer", "sgd"], "invalid choice"),
     "unknown init": (["--init", "pink"], "invalid choice"),
     "unknown colour mode": (["--preserve-colors", "sepia"], "invalid choice"),
@@ -386,7 +386,7 @@ SHARED = {
     "negative seed": (["--seed", "-1"], "--seed"),
     "too many scales": (["--scales", "9" * 20], "use at most"),
     "blend weights for two styles, one style": (["--style-blend", "1", "2"], "2 weights for 1 style"),
-    "unknown layer": (["--content-layers", "relu9_9"], "unknown VGG-19 layer"),
+    "unknown layer": (["--content-layers", "relu9_9"], "unknown layer 'relu9_9'"),
     "missing content": (["--content", "nope.jpg"], "image not found"),
     "style a folder": (["--style", "{tmp}/folder"], "is a folder"),
     "bad weights": (["--weights", "{tmp}/corrupt.npz"], "cannot read weights file"),

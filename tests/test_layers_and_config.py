@@ -5,34 +5,54 @@ import pytest
 
 from common.config import LossWeights, Scales, Schedule, TransferConfig
 from common.errors import ConfigError, LayerError
-from common.layers import LAYER_NAMES, layer_index, parameter_shapes, parse_layers
+from common.layers import VGG16, VGG19, by_conv_count
 from common.tools.cli.options import FLAGS, in_flags
 
 
 def test_names_match_torchvision_and_gluon_indices():
-    assert len(LAYER_NAMES) == 37
+    assert VGG19.size == 37 and VGG16.size == 31 and (VGG19.conv_count, VGG16.conv_count) == (16, 13)
     expected = {"conv1_1": 0, "relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu4_1": 20, "conv4_4": 25,
                 "relu4_4": 26, "pool4": 27, "relu5_1": 29, "pool5": 36}
-    assert {name: layer_index(name) for name in expected} == expected
+    assert {name: VGG19.index(name) for name in expected} == expected
+    # torchvision's vgg16().features: 3 convs in blocks 3 to 5, so the indices shift from relu3_3 on
+    expected = {"conv1_1": 0, "relu1_1": 1, "relu2_1": 6, "relu3_1": 11, "relu3_3": 15, "pool3": 16,
+                "relu4_1": 18, "relu4_2": 20, "pool4": 23, "relu5_1": 25, "pool5": 30}
+    assert {name: VGG16.index(name) for name in expected} == expected
+    assert by_conv_count(13) is VGG16 and by_conv_count(16) is VGG19 and by_conv_count(14) is None
 
 
 def test_layers_are_accepted_by_name_index_and_mixed():
-    assert parse_layers("relu1_1,relu2_1") == (1, 6)
-    assert parse_layers("29, 1 6") == (1, 6, 29)
-    assert parse_layers(["RELU4_4", "relu4_4", 26]) == (26,)
+    assert VGG19.parse("relu1_1,relu2_1") == (1, 6)
+    assert VGG19.parse("29, 1 6") == (1, 6, 29)
+    assert VGG19.parse(["RELU4_4", "relu4_4", 26]) == (26,)
+    assert VGG16.parse("relu4_2") == (20,) and VGG19.parse("relu4_2") == (22,)  # a name is the same layer
 
 
 @pytest.mark.parametrize("bad", ["relu9_1", "conv", "37", "-1", "", " , "])
 def test_unknown_layers_are_refused(bad):
     with pytest.raises(LayerError):
-        parse_layers(bad)
+        VGG19.parse(bad)
+
+
+def test_vgg16_has_no_fourth_conv_in_blocks_three_to_five():
+    for name in ("conv3_4", "relu4_4", "conv5_4", "31"):
+        with pytest.raises(LayerError, match="VGG-16"):
+            VGG16.parse(name)
+
+
+def test_each_network_has_its_default_layers():
+    assert VGG19.default_content_layers == (26,) and VGG19.default_style_layers == (1, 6, 11, 20, 29)
+    assert VGG16.default_content_layers == (20,) and VGG16.default_style_layers == (1, 6, 11, 18, 25)
+    assert TransferConfig(network="vgg16").last_layer == 25
+    assert TransferConfig(network="vgg16", content_layers=(22,)).layers == (1, 6, 11, 18, 22, 25)
 
 
 def test_parameter_shapes_cover_each_conv_up_to_the_cut():
-    shapes = parameter_shapes(29)
+    shapes = VGG19.parameter_shapes(29)
     assert shapes["features.0.weight"] == (64, 3, 3, 3)
     assert shapes["features.28.weight"] == (512, 512, 3, 3) and shapes["features.28.bias"] == (512,)
     assert len(shapes) == 2 * 13 and "features.30.weight" not in shapes
+    assert len(VGG16.parameter_shapes()) == 2 * 13 and len(VGG19.parameter_shapes()) == 2 * 16
 
 
 def test_schedule_decays_after_every_n_updates():
@@ -60,6 +80,8 @@ def test_defaults_are_the_chapters():
     (TransferConfig(weights=LossWeights(style=-1)), "weights.style", "--style-weight"),
     (TransferConfig(weights=LossWeights(0, 0, 0)), "weights", "--content-weight, --style-weight and --tv-weight"),
     (TransferConfig(scales=Scales(count=12)), "scales.count", "--scales"),
+    (TransferConfig(network="vgg16", content_layers=(31,)), "content_layers", "--content-layers"),
+    (TransferConfig(network="vgg11"), "network", "--network"),
 ])
 def test_invalid_settings_are_refused_by_field_and_said_by_flag_on_the_command_line(config, field, flag):
     """The core names the field; the command line says the option that sets it, also inside the message."""
@@ -83,7 +105,7 @@ def test_every_field_the_core_names_has_a_flag():
             if dataclasses.is_dataclass(default):
                 yield from paths(type(default), prefix + f.name + ".")
 
-    fields = set(paths(TransferConfig)) | {"precision"}
+    fields = set(paths(TransferConfig)) | {"precision", "convention"}
     source = (Path(__file__).resolve().parents[1] / "common" / "config.py").read_text()
     checks = [node for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.FunctionDef) and node.name in ("validate", "blend")]

@@ -10,20 +10,21 @@ import pytest
 from PIL import Image
 
 from common import colors
-from common.config import STANDARDISED_HIGH, STANDARDISED_LOW, LossWeights, Scales, Schedule, TransferConfig
+from common.config import LossWeights, Scales, Schedule, TransferConfig
+from common.conventions import TORCHVISION
 from common.errors import ConfigError
 from common.images import resize_array
 from common.terms import AdamState
 from common.tools.cli.options import result_size
 from common.targets import compute_targets, prepare_inputs, start_image, style_size
 from common.transfer import transfer
-from common.upsample import resize_standardised, resize_state
+from common.upsample import resize_nchw, resize_state
 
 from . import reference as ref
 from .conftest import SIZE, synthetic_image, weights
 
-LOW = np.asarray(STANDARDISED_LOW).reshape(1, 3, 1, 1)
-HIGH = np.asarray(STANDARDISED_HIGH).reshape(1, 3, 1, 1)
+LOW = np.asarray(TORCHVISION.low).reshape(1, 3, 1, 1)
+HIGH = np.asarray(TORCHVISION.high).reshape(1, 3, 1, 1)
 
 
 def test_scale_sizes_end_at_the_final_size_and_keep_its_aspect_ratio():
@@ -69,9 +70,9 @@ def test_blended_gram_targets_are_the_weighted_sum_of_each_styles(backend, image
 
 def test_upsampling_keeps_the_images_content():
     x = synthetic_image(3, (20, 28), noise=0.0).transpose(2, 0, 1)[None] * 4 - 2  # smooth, standardised-like
-    up = resize_standardised(x, (40, 56))
+    up = resize_nchw(x, (40, 56))
     assert up.shape == (1, 3, 40, 56)
-    back = resize_standardised(up, (20, 28), Image.BOX)
+    back = resize_nchw(up, (20, 28), Image.BOX)
     assert np.abs(back - x).max() < 0.05 * np.ptp(x)
     np.testing.assert_allclose(up.mean(axis=(2, 3)), x.mean(axis=(2, 3)), rtol=0.02)
 

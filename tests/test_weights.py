@@ -6,7 +6,7 @@ import pytest
 
 from common import registry
 from common.errors import WeightsError
-from common.layers import parameter_shapes
+from common.layers import VGG16, VGG19
 from common.tools.io.weights import load_weights, save_npz
 from common.weights import check_weights, random_weights
 
@@ -22,7 +22,7 @@ def private_cache(tmp_path, monkeypatch):
 
 def test_random_weights_are_seeded_he_normal_and_independent_of_the_cut():
     a, b = random_weights(3, 29), random_weights(3, 29)
-    assert set(a) == set(parameter_shapes(29))
+    assert set(a) == set(VGG19.parameter_shapes(29))
     assert all(np.array_equal(a[k], b[k]) for k in a)
     deeper = random_weights(3, 36)
     assert all(np.array_equal(a[k], deeper[k]) for k in a)
@@ -33,8 +33,8 @@ def test_random_weights_are_seeded_he_normal_and_independent_of_the_cut():
 
 def test_npz_round_trip(tmp_path):
     path = save_npz(random_weights(0, 36), tmp_path / "w.npz")
-    loaded = load_weights(str(path), 29)
-    assert set(loaded) == set(parameter_shapes(29))
+    loaded = load_weights(str(path))
+    assert set(loaded) == set(VGG19.parameter_shapes()) and loaded.network is VGG19
     np.testing.assert_array_equal(loaded["features.0.weight"], random_weights(0, 29)["features.0.weight"])
 
 
@@ -48,12 +48,12 @@ def test_weights_that_do_not_fit_vgg19_are_refused(tmp_path, damage, message):
     damage(weights)
     path = save_npz(weights, tmp_path / "w.npz")
     with pytest.raises(WeightsError, match=message):
-        load_weights(str(path), 29)
+        load_weights(str(path))
 
 
 @pytest.mark.parametrize("name, content, message", [
     ("missing.npz", None, "no such file|not found"),
-    ("w.txt", b"hello", "must be a .npz"),
+    ("w.txt", b"hello", "must be one of: .npz"),
     ("broken.npz", b"PK\x03\x04 broken", "cannot read"),
 ])
 def test_unreadable_weight_files_are_refused(tmp_path, name, content, message):
@@ -61,7 +61,7 @@ def test_unreadable_weight_files_are_refused(tmp_path, name, content, message):
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(WeightsError, match=message):
-        load_weights(str(path), 29)
+        load_weights(str(path))
 
 
 def test_torch_state_dict_pth_is_read_with_weights_only(tmp_path):
@@ -71,7 +71,7 @@ def test_torch_state_dict_pth_is_read_with_weights_only(tmp_path):
     state = {k: torch.from_numpy(v) for k, v in random_weights(1, 36).items()}
     state["classifier.0.weight"] = torch.zeros(4, 4)  # the rest of a full VGG state_dict is ignored
     torch.save(state, tmp_path / "vgg.pth")
-    loaded = load_weights(str(tmp_path / "vgg.pth"), 29)
+    loaded = load_weights(str(tmp_path / "vgg.pth"))
     np.testing.assert_array_equal(loaded["features.28.weight"], random_weights(1, 29)["features.28.weight"])
 
 
@@ -85,7 +85,7 @@ def test_imagenet_download_failure_is_one_clear_line(monkeypatch):
 
     monkeypatch.setattr(torchvision.models.VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", offline)
     with pytest.raises(WeightsError) as info:
-        load_weights("imagenet", 29)
+        load_weights("imagenet")
     text = str(info.value)
     assert "\n" not in text and "no network" in text and "--weights" in text
 
@@ -102,17 +102,17 @@ def test_imagenet_is_converted_once_then_read_from_the_cache(monkeypatch, privat
         return {k: torch.from_numpy(v) for k, v in random_weights(7, 36).items()}
 
     monkeypatch.setattr(torchvision.models.VGG19_Weights.IMAGENET1K_V1.__class__, "get_state_dict", fake_download)
-    first = load_weights("imagenet", 29)
-    second = load_weights("imagenet", 29)
+    first = load_weights("imagenet")
+    second = load_weights("imagenet")
     assert calls == [1]
     assert (private_cache / "vgg19-imagenet1k-v1.npz").is_file()
     np.testing.assert_array_equal(first["features.28.weight"], second["features.28.weight"])
 
 
 def test_a_cached_neutral_copy_needs_no_framework(private_cache, monkeypatch):
-    save_npz(random_weights(5, 36), private_cache / registry.pretrained_sources()["gluon"][1])
+    save_npz(random_weights(5, 36), private_cache / registry.pretrained_sources()["gluon"][1].format(network="vgg19"))
     monkeypatch.setattr(registry, "load_backend", lambda *a: pytest.fail("tried to import a framework"))
-    assert load_weights("gluon", 29)["features.0.weight"].shape == (64, 3, 3, 3)
+    assert load_weights("gluon")["features.0.weight"].shape == (64, 3, 3, 3)
 
 
 def test_gluon_download_failure_is_one_clear_line(monkeypatch):
@@ -124,13 +124,13 @@ def test_gluon_download_failure_is_one_clear_line(monkeypatch):
 
     monkeypatch.setattr(vision, "vgg19", offline)
     with pytest.raises(WeightsError) as info:
-        load_weights("gluon", 29)
+        load_weights("gluon")
     assert "\n" not in str(info.value) and "no network" in str(info.value)
 
 
 def test_check_weights_keeps_only_what_the_cut_needs():
-    kept = check_weights(random_weights(0, 36), 6, "test")
-    assert sorted(kept) == sorted(parameter_shapes(6))
+    kept = check_weights(random_weights(0, 36), VGG19, random_weights().convention, "test", last_layer=6)
+    assert sorted(kept) == sorted(VGG19.parameter_shapes(6))
 
 
 def test_a_features_only_pth_is_read_as_features(tmp_path):
@@ -146,5 +146,5 @@ def test_a_features_only_pth_is_read_as_features(tmp_path):
 
     weights = random_weights(3, 29)
     torch.save({k.removeprefix("features."): torch.from_numpy(v) for k, v in weights.items()}, tmp_path / "f.pth")
-    loaded = load_weights(str(tmp_path / "f.pth"), 29)
+    loaded = load_weights(str(tmp_path / "f.pth"))
     assert loaded.keys() == weights.keys() and all(np.array_equal(loaded[k], weights[k]) for k in weights)

@@ -42,7 +42,7 @@ class MXNetBackend(StyleBackend):
         self._ctx = devices.resolve_device(device)
         # Nothing process-wide to set here (PyTorch's backend sets threads and cudnn.benchmark): MXNet's
         # thread count is fixed per engine worker when it loads (see __init__.py), static allocation is per block.
-        self._features = build_features(weights, last_layer, self._ctx, execution.frozen)
+        self._features = build_features(self.weights, last_layer, self._ctx, execution.frozen)
         self._x: gluon.Parameter | None = None
 
     def _make_taps(self, layers: tuple[int, ...]) -> FeatureTaps:
@@ -88,8 +88,12 @@ class MXNetBackend(StyleBackend):
         return free / 2**30
 
     @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
-        return pretrained.fetch(source, folder)
+    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source, folder, network)
+
+    @classmethod
+    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
+        return pretrained.read_parameters(path)
 
     @classmethod
     def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
@@ -146,7 +150,7 @@ class MXNetBackend(StyleBackend):
         return AdamState(step, self._numpy(mean), self._numpy(var))
 
     def clip_image(self) -> None:
-        self._x.set_data(transforms.clip(self._x.data()))
+        self._x.set_data(transforms.clip(self._x.data(), self.convention))
 
     def _forward(self) -> LossTerms[nd.NDArray]:
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).

@@ -1,20 +1,23 @@
-"""The Gluon model zoo's VGG-19 ``features``, cut after the deepest layer used, loaded from
-neutral weights and frozen; and a block that returns the features at chosen indices."""
+"""The Gluon model zoo's VGG-16 or VGG-19 ``features``, cut after the deepest layer used, loaded
+from neutral weights and frozen; and a block that returns the features at chosen indices."""
 from __future__ import annotations
 
 import warnings
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import mxnet as mx
-import numpy as np
 from mxnet import gluon
 from mxnet.gluon.model_zoo import vision
 
+from common.weights import Weights
 
-def build_features(weights: Mapping[str, np.ndarray], last_layer: int, ctx: mx.Context,
+
+def build_features(weights: Weights, last_layer: int, ctx: mx.Context,
                    frozen: bool = True) -> gluon.nn.HybridSequential:
-    # pretrained=False: the architecture only. Gluon's features[0:37] are torchvision's one to one.
-    features = vision.vgg19(pretrained=False).features[: last_layer + 1]
+    # pretrained=False: the architecture only. Gluon's features[0:37] (VGG-19) and [0:31] (VGG-16)
+    # are torchvision's one to one.
+    architecture = {"vgg19": vision.vgg19, "vgg16": vision.vgg16}[weights.network.name]
+    features = architecture(pretrained=False).features[: last_layer + 1]
     convs = [(i, layer) for i, layer in enumerate(features) if isinstance(layer, gluon.nn.Conv2D)]
     for index, conv in convs:
         # Gluon infers in_channels at the first forward (deferred init); giving the shapes

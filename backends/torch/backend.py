@@ -37,7 +37,7 @@ class TorchBackend(StyleBackend):
         # channels_last (NHWC) spares oneDNN and cuDNN their layout reorders: measured here at
         # 300x450, 1.25 -> 1.13 s/step in fp32 and 0.67 -> 0.61 in bf16.
         self._channels_last = execution.optimized
-        self._features = build_features(weights, last_layer, self._device, execution.frozen, self._channels_last)
+        self._features = build_features(self.weights, last_layer, self._device, execution.frozen, self._channels_last)
         self._x: torch.Tensor | None = None
 
     def _make_taps(self, layers: tuple[int, ...]) -> FeatureTaps:
@@ -82,8 +82,8 @@ class TorchBackend(StyleBackend):
         return free / 2**30
 
     @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path) -> dict[str, np.ndarray]:
-        return pretrained.fetch(source, folder)
+    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+        return pretrained.fetch(source, folder, network)
 
     @classmethod
     def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
@@ -143,7 +143,7 @@ class TorchBackend(StyleBackend):
 
     def clip_image(self) -> None:
         with torch.no_grad():  # an in-place edit of a leaf that requires grad, outside autograd
-            self._x.copy_(transforms.clip(self._x))
+            self._x.copy_(transforms.clip(self._x, self.convention))
 
     def _forward(self) -> LossTerms[torch.Tensor]:
         self._settings.apply()  # a step's backward and update follow at once, with the same settings

@@ -1,4 +1,4 @@
-"""torchvision's ImageNet VGG-19 (IMAGENET1K_V1) and ``.pth`` state dicts, as neutral arrays."""
+"""torchvision's ImageNet VGG-19 and VGG-16 (IMAGENET1K_V1) and ``.pth`` state dicts, as neutral arrays."""
 from __future__ import annotations
 
 import contextlib
@@ -26,18 +26,20 @@ def _features_only(state: dict) -> dict[str, np.ndarray]:
     return out
 
 
-def fetch(source: str, folder: Path) -> dict[str, np.ndarray]:
+def fetch(source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
     """Download through torchvision's loader (into torch hub's own cache, hash checked, not
-    ``folder``); torchvision's only VGG-19 weights are ``imagenet``."""
-    weights = torchvision.models.VGG19_Weights.IMAGENET1K_V1
+    ``folder``); torchvision's only VGG weights are ``imagenet``, IMAGENET1K_V1."""
+    weights = {"vgg19": torchvision.models.VGG19_Weights, "vgg16": torchvision.models.VGG16_Weights}[network]
+    weights = weights.IMAGENET1K_V1
+    title = {"vgg19": "VGG-19", "vgg16": "VGG-16"}[network]
     try:
         with contextlib.redirect_stdout(sys.stderr):  # torch.hub announces downloads on stdout
             state = weights.get_state_dict(progress=True)
     except Exception as exc:  # URLError, HTTP errors, a truncated file: all mean "no weights"
         raise WeightsError(
-            f"cannot download torchvision's VGG-19 weights from {weights.url} ({short_reason(exc)}); "
-            f"download that file once and pass --weights vgg19-dcbb9e9d.pth, or use --weights random "
-            f"for a smoke run") from None
+            f"cannot download torchvision's {title} weights from {weights.url} ({short_reason(exc)}); "
+            f"download that file once and pass --weights {weights.url.rsplit('/', 1)[-1]}, or a Keras "
+            f".h5 VGG file, or use --weights random for a smoke run") from None
     return _features_only(state)
 
 

@@ -1,21 +1,24 @@
-"""torchvision's VGG-19 ``features``, cut after the deepest layer used, loaded from neutral
-weights and frozen; and a module that returns the features at chosen indices."""
+"""torchvision's VGG-16 or VGG-19 ``features``, cut after the deepest layer used, loaded from
+neutral weights and frozen; and a module that returns the features at chosen indices."""
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 import torchvision
 from torch import nn
 
+from common.weights import Weights
 
-def build_features(weights: Mapping[str, np.ndarray], last_layer: int, device: torch.device,
+
+def build_features(weights: Weights, last_layer: int, device: torch.device,
                    frozen: bool = True, channels_last: bool = False) -> nn.Sequential:
     # Built on the meta device: no memory and no random init for weights about to be replaced
     # (the full vgg19() would also allocate its 120M-parameter classifier).
+    architecture = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16}[weights.network.name]
     with torch.device("meta"):
-        features = torchvision.models.vgg19(weights=None).features[: last_layer + 1]
+        features = architecture(weights=None).features[: last_layer + 1]
     state = {key.removeprefix("features."): torch.from_numpy(np.asarray(value))
              for key, value in weights.items() if int(key.split(".")[1]) <= last_layer}
     features.load_state_dict(state, assign=True)

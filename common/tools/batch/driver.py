@@ -22,7 +22,7 @@ from ..cli.exits import DONE, INTERRUPTED
 from ..cli.options import config_from, real, whole
 from ..cli.signals import Stop
 from ..io.pictures import check_writable, load_rgb, save_image
-from ..io.weights import SOURCES, check_spec, load_weights
+from ..io.weights import check_spec, described
 from .manifest import Manifest, options_key
 from .pairs import PAIRINGS, Pair, find_images, name_outputs, pair_up, read_pairs_csv
 from .worker import PairWorker, import_ray, start_ray, worker_count, worker_env
@@ -87,12 +87,14 @@ def check(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
     pairs = plan(args)
     check_writable(Path(args.out) / "manifest.jsonl")
     check_spec(args.weights)
-    config_from(args, (300, 450), align_epsilon=args.align_adam_epsilon).blend(1)  # the options themselves (sizes are checked per pair)
     Execution(precision=args.precision, compile=args.compile).validate()
     preflight.check_backend(args, load_backend(args.backend), "batch.py")  # a missing framework: before Ray, not in every worker
-    if args.weights not in SOURCES:  # a file here: read and checked once, before any worker would fail on it
-        load_weights(args.weights, config_from(args, (300, 450)).last_layer, args.seed)
-    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items()) if k not in NOT_OPTIONS}
+    # A file is read and checked here, once, before any worker would fail on it; its network and
+    # convention decide the layers and loss weights of every pair.
+    args.described = described(args.weights, args.network, args.seed, args.weights_convention)
+    config_from(args, (300, 450), args.described, align_epsilon=args.align_adam_epsilon).blend(1)  # sizes: per pair
+    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())
+               if k not in NOT_OPTIONS and k != "described"}
     return pairs, options
 
 
@@ -140,7 +142,7 @@ class _Tally:
 
 
 def _run(ray, args, prog: str, todo: list[Pair], skipped: int, options: dict, key: str, manifest: Manifest) -> int:
-    config0 = config_from(args, (300, 450), align_epsilon=args.align_adam_epsilon)
+    config0 = config_from(args, (300, 450), args.described, align_epsilon=args.align_adam_epsilon)
     execution = Execution(precision=args.precision, compile=args.compile)
     actor = ray.remote(PairWorker).options(num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task,
                                            runtime_env={"env_vars": worker_env(args.cpus_per_task, not args.address)})
@@ -148,7 +150,7 @@ def _run(ray, args, prog: str, todo: list[Pair], skipped: int, options: dict, ke
 
     def new_worker():
         worker = actor.remote(args.backend, args.weights, args.seed, config0.last_layer, args.device, execution,
-                              args.max_memory)
+                              args.max_memory, args.described.network.name, args.described.convention.name)
         live.add(worker)
         return worker
 
@@ -225,7 +227,7 @@ def _dispatch(worker, pair: Pair, args, manifest: Manifest, key: str, options: d
            "options": options, "output": str(pair.output)}
     try:
         content, style = load_rgb(pair.content), load_rgb(pair.style)
-        config = config_from(args, image_size(content), align_epsilon=args.align_adam_epsilon)
+        config = config_from(args, image_size(content), args.described, align_epsilon=args.align_adam_epsilon)
     except UserError as exc:
         return {**row, "status": "failed", "reason": str(exc), "seconds": 0.0, "finished": _now()}, None
     return row, worker.run.remote(content, style, config)

@@ -41,15 +41,16 @@ class PairWorker:
     as ``failure``, which ``describe`` reports and every ``run`` returns, in one line."""
 
     def __init__(self, backend: str, weights: str, seed: int, last_layer: int, device: str,
-                 execution: Execution, max_memory: Optional[float] = None) -> None:
+                 execution: Execution, max_memory: Optional[float] = None, network: Optional[str] = None,
+                 convention: Optional[str] = None) -> None:
         started = time.perf_counter()
         self.device, self.precision, self.max_memory = device, execution.precision, max_memory
         self.failure: Optional[str] = None
         try:
             self.backend_class = load_backend(backend)
             with self.backend_class.errors():
-                self.backend = self.backend_class(load_weights(weights, last_layer, seed), last_layer=last_layer,
-                                                  device=device, execution=execution)
+                self.backend = self.backend_class(load_weights(weights, network, seed, convention),
+                                                  last_layer=last_layer, device=device, execution=execution)
         except UserError as exc:
             self.failure = str(exc)
         except Exception as exc:  # noqa: BLE001 - said once per pair, not as an opaque "worker died"

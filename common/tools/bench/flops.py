@@ -1,4 +1,4 @@
-"""The necessary arithmetic of one style-transfer step, counted from VGG-19's layer shapes.
+"""The necessary arithmetic of one style-transfer step, counted from the network's layer shapes.
 
 A 3x3 convolution from c_in to c_out channels on an h x w map costs 2 * c_in * c_out * 9 * h * w
 floating-point operations (a multiply and an add per weight per output position). One step
@@ -9,22 +9,22 @@ backward), about 7 % more, are not counted (PyTorch's FlopCounterMode: 170 M vs 
 """
 from __future__ import annotations
 
-from common.layers import CONV_CHANNELS, LAYER_NAMES
+from common.layers import VGG19, Network
 
 FORMULA = "step = 2 x sum over convs up to the last layer of 2 * c_in * c_out * 9 * h * w"
 
 
-def forward_flops(size: tuple[int, int], last_layer: int) -> int:
+def forward_flops(size: tuple[int, int], last_layer: int, network: Network = VGG19) -> int:
     height, width = size
     total = 0
     for index in range(last_layer + 1):
-        if index in CONV_CHANNELS:
-            c_in, c_out = CONV_CHANNELS[index]
+        if index in network.convs:
+            c_in, c_out = network.convs[index]
             total += 2 * c_in * c_out * 9 * height * width
-        elif LAYER_NAMES[index].startswith("pool"):
+        elif network.names[index].startswith("pool"):
             height, width = height // 2, width // 2  # both frameworks' pools floor
     return total
 
 
-def step_flops(size: tuple[int, int], last_layer: int) -> int:
-    return 2 * forward_flops(size, last_layer)
+def step_flops(size: tuple[int, int], last_layer: int, network: Network = VGG19) -> int:
+    return 2 * forward_flops(size, last_layer, network)

@@ -71,6 +71,10 @@ def build_parser() -> OneLineParser:
                    help="race the methods, or --recipe fast with one coarse-to-fine choice changed at a time")
     q.add_argument("--cap", type=real, default=0.25,
                    help="stop a method that has not reached the chapter's picture loss by CAP x its time")
+    q.add_argument("--weights", default="random",
+                   help="random (seeded), imagenet, gluon, or a weights file (.npz, .pth, .params, .h5)")
+    q.add_argument("--network", choices=("vgg19", "vgg16"), help="for random, imagenet and gluon (default: vgg19)")
+    q.add_argument("--weights-convention", choices=("torchvision", "caffe"), help="as run.py's")
     q.add_argument("--content", help="content photo (default: the chapter's rainier.jpg)")
     q.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg)")
 

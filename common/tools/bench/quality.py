@@ -19,18 +19,18 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from common.config import Execution, LossWeights, Scales, TransferConfig
+from common.config import Execution, Scales, TransferConfig, defaults_for
 from common.errors import UserError
 from common.interface import StyleBackend
 from common.records import StepRecord
 from common.registry import load_backend
 from common.targets import compute_targets, prepare_inputs
 from common.transfer import transfer
-from common.weights import random_weights
 
 from ..cli.recipes import RUN_RECIPES
 from ..io.downloads import sample_image
 from ..io.pictures import load_rgb
+from ..io.weights import load_weights
 from .processes import in_processes
 
 CHECK_EVERY = 5  # steps between picture-loss checks at the final size: about 1 % of T at 500 steps
@@ -47,19 +47,19 @@ def fast_recipe(config: TransferConfig) -> TransferConfig:
     """``config`` as ``run.py --recipe fast`` changes it."""
     fast = RUN_RECIPES["fast"]
     return replace(config, bounded=bool(fast["bounded"]),
-                   scales=Scales(int(fast["scales"]), float(fast["scale_factor"]), int(fast["scale_steps"]),
-                                 float(fast["scale_lr"]), str(fast["scale_moments"])),
+                   scales=replace(config.scales, count=int(fast["scales"]), factor=float(fast["scale_factor"]),
+                                  steps=int(fast["scale_steps"]), moments=str(fast["scale_moments"])),
                    schedule=replace(config.schedule, steps=int(fast["steps"])))
 
 
 def methods() -> list[Method]:
     """The methods raced against the chapter's recipe (each also ends at the reference's step count)."""
-    two_sizes = Scales(count=2)  # the defaults of --scales 2
     return [
-        Method("Adam, coarse to fine (2 sizes)", lambda c: replace(c, scales=two_sizes)),
+        Method("Adam, coarse to fine (2 sizes)", lambda c: replace(c, scales=replace(c.scales, count=2))),
         Method("Adam kept inside [0, 1]", lambda c: replace(c, bounded=True)),
         Method("L-BFGS", lambda c: replace(c, optimizer="lbfgs")),
-        Method("L-BFGS, coarse to fine (2 sizes)", lambda c: replace(c, optimizer="lbfgs", scales=replace(two_sizes, steps=30))),
+        Method("L-BFGS, coarse to fine (2 sizes)",
+               lambda c: replace(c, optimizer="lbfgs", scales=replace(c.scales, count=2, steps=30))),
         Method("Adam, bf16", lambda c: c, Execution(precision="bf16")),
         Method("--recipe fast (Adam in [0, 1], 2 sizes)", fast_recipe),
     ]
@@ -67,17 +67,17 @@ def methods() -> list[Method]:
 
 def scale_variants() -> list[Method]:
     """``--recipe fast`` with one coarse-to-fine choice changed at a time: how its defaults were picked."""
-    def vary(label: str, bounded: bool = True, **change) -> Method:
-        def apply(config: TransferConfig) -> TransferConfig:
+    def vary(label: str, bounded: bool = True, lr_factor: float = 1.0, **change) -> Method:
+        def apply(config: TransferConfig) -> TransferConfig:  # learning rates relative to the convention's
             fast = fast_recipe(config)
-            return replace(fast, bounded=bounded, scales=replace(fast.scales, **change))
+            return replace(fast, bounded=bounded, scales=replace(fast.scales, lr=fast.scales.lr * lr_factor, **change))
         return Method(label, apply)
     return [
-        vary("--recipe fast as it is (factor 2, 50 steps, lr 0.05, reset, bicubic)"),
+        vary("--recipe fast as it is (factor 2, 50 steps, the scale lr, reset, bicubic)"),
         vary("moments resized instead of reset", moments="resize"),
-        vary("scale lr 0.02", lr=0.02),
-        vary("scale lr 0.1", lr=0.1),
-        vary("scale lr 0.3 (the chapter's)", lr=0.3),
+        vary("scale lr x 0.4", lr_factor=0.4),
+        vary("scale lr x 2", lr_factor=2.0),
+        vary("scale lr x 6 (the chapter's lr)", lr_factor=6.0),
         vary("25 steps per smaller size", steps=25),
         vary("100 steps per smaller size", steps=100),
         vary("3 sizes, factor 2", count=3),
@@ -142,11 +142,15 @@ def race(backend: StyleBackend, checker: StyleBackend, content: np.ndarray, styl
 
 
 def run(make: Callable[[Execution], Optional[StyleBackend]], content: np.ndarray, style: np.ndarray,
-        size: tuple[int, int], steps: int, cap: float, say: Callable[[str], None], which: str = "methods") -> dict:
-    """Both objectives on one backend: the chapter's reference, then every method against it."""
+        size: tuple[int, int], steps: int, cap: float, say: Callable[[str], None], which: str = "methods",
+        network: str = "vgg19", convention: str = "torchvision") -> dict:
+    """Both objectives on one backend: the chapter's reference, then every method against it. The
+    loss weights are the convention's defaults (the chapter's for torchvision's)."""
     out: dict = {}
-    for objective, weights in (("chapter's weights", LossWeights()), ("TV weight 0", LossWeights(tv=0.0))):
-        base = TransferConfig(size=size, weights=weights, schedule=replace(TransferConfig().schedule, steps=steps))
+    defaults = defaults_for(convention)
+    for objective, weights in (("default weights", defaults.weights), ("TV weight 0", replace(defaults.weights, tv=0.0))):
+        base = TransferConfig(size=size, network=network, weights=weights, scales=Scales(lr=defaults.scale_lr),
+                              schedule=replace(TransferConfig().schedule, steps=steps, lr=defaults.lr))
         checker = make(Execution())
         say(f"{objective}: the chapter's recipe, {steps} Adam steps at {size[0]}x{size[1]}")
         reference = transfer(checker, content, style, base)
@@ -171,23 +175,26 @@ def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Cal
         raise UserError(f"--cap must be a number > 0, not {args.cap}")
     content = load_rgb(args.content or sample_image("content"))
     style = load_rgb(args.style or sample_image("style"))
-    weights = random_weights(0, TransferConfig().last_layer)
+    weights = load_weights(args.weights, args.network, 0, args.weights_convention)
+    last_layer = TransferConfig(network=weights.network.name).last_layer
     built: dict[Execution, StyleBackend] = {}
 
     def make(execution: Execution) -> StyleBackend | None:
         if execution not in built:
             try:
-                built[execution] = load_backend(name)(weights, last_layer=TransferConfig().last_layer,
-                                                      device=args.device, execution=execution)
+                built[execution] = load_backend(name)(weights, last_layer=last_layer, device=args.device,
+                                                      execution=execution)
             except UserError as exc:
                 warn(f"skipping {name} {execution.precision}: {exc}")
                 return None
         return built[execution]
 
-    races = run(make, content, style, size, args.steps, args.cap, warn, args.set)
+    races = run(make, content, style, size, args.steps, args.cap, warn, args.set, weights.network.name,
+                weights.convention.name)
     checker = make(Execution())
     return {"backend": name, "framework": checker.framework, "device": checker.device, "size": list(size),
             "threads": checker.environment()["threads"], "cap": args.cap, "set": args.set,
+            "weights": args.weights, "network": weights.network.name, "convention": weights.convention.name,
             "objectives": races}
 
 
@@ -203,7 +210,9 @@ def table(results: list[dict]) -> str:
                 lines.append(f"  {m['method']:44} {'yes' if m['reached'] else 'no':>9} {m['seconds']:8.1f} {m['steps']:6d} "
                              f"{speedup:>11} "
                              f"{m['best_ratio']:8.3f}")
-    lines.append("Seeded random weights (--weights random): the numbers rank methods, not pictures.")
+    weights = {r.get("weights", "random") for r in results}
+    if weights == {"random"}:
+        lines.append("Seeded random weights (--weights random): the numbers rank methods, not pictures.")
     return "\n".join(lines)
 
 

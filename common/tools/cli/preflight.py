@@ -171,7 +171,9 @@ def check_compare(args: argparse.Namespace) -> Path:
 def check_bench(args: argparse.Namespace) -> None:
     """bench.py's options (whichever its command has), before a worker process is started or a
     sample image downloaded."""
-    _check_names(args, ("content", "style", "json"))
+    _check_names(args, ("content", "style", "json", "weights"))
+    if getattr(args, "weights", None):
+        check_spec(args.weights)
     for flag, low in (("steps", 1), ("warmup", 0), ("pairs", 1)):
         if getattr(args, flag, None) is not None:
             _whole_at_least(f"--{flag}", getattr(args, flag), low)

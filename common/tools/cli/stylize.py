@@ -17,6 +17,7 @@ from common.images import image_size
 from common.records import Resumable, StepRecord, TransferResult
 from common.registry import load_backend
 from common.transfer import transfer
+from common.weights import Weights
 
 from ..io import checkpoints
 from ..io.downloads import sample_image, sha256_of
@@ -64,11 +65,12 @@ class SideFiles:
 
 
 def run_identity(args: argparse.Namespace, config: TransferConfig, framework: str,
-                 content: Path, styles: list[Path]) -> dict:
+                 content: Path, styles: list[Path], weights: Weights) -> dict:
     """What a checkpoint of this run records, and a resumed run must match."""
     return checkpoints.identity(backend=args.backend, framework=framework, config=config,
-                               precision=args.precision, compile=args.compile, weights=args.weights,
-                               content=sha256_of(content), styles=[sha256_of(s) for s in styles])
+                                precision=args.precision, compile=args.compile, weights=args.weights,
+                                convention=weights.convention.name, content=sha256_of(content),
+                                styles=[sha256_of(s) for s in styles])
 
 
 def stylize(args: argparse.Namespace, prog: str) -> int:
@@ -80,24 +82,25 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
         resume, saved = checkpoints.load(args.resume)
     content_path, style_paths = input_paths(args)
     content, styles = load_rgb(content_path), [load_rgb(path) for path in style_paths]
-    config = config_from(args, image_size(content), align_epsilon=args.align_adam_epsilon)
-    config.blend(len(styles))  # one weight per style, checked before any work
-
     backend_class = load_backend(args.backend)
     preflight.check_backend(args, backend_class, prog)
+    # The weights say which network they are and how they take a picture: the configuration's
+    # layers and loss weights follow from them.
+    weights = load_weights(args.weights, args.network, args.seed, args.weights_convention)
+    config = config_from(args, image_size(content), weights, align_epsilon=args.align_adam_epsilon)
+    config.blend(len(styles))  # one weight per style, checked before any work
     # The memory the run will need, from a model fitted to measured peaks, against what is free:
     # refused now, naming the largest size that fits, instead of killed later.
     check_run(backend_class, config, content, styles, device=args.device, precision=args.precision,
               max_memory=args.max_memory, size_spec=args.size)
-    ident = run_identity(args, config, backend_class.framework, content_path, style_paths)
+    ident = run_identity(args, config, backend_class.framework, content_path, style_paths, weights)
     if resume is not None:
         checkpoints.check_same(saved, ident, resume, config, args.resume)
-    weights = load_weights(args.weights, config.last_layer, args.seed)
     execution = Execution(precision=args.precision, compile=args.compile).validate()
     with backend_class.errors():  # building the network can run out of memory too
         backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
     print(f"{backend.framework} on {backend.device} ({args.precision}, {backend.environment()['threads']} threads); "
-          f"weights {args.weights}; {config.describe()}"
+          f"weights {args.weights} ({weights.convention.name} convention); {config.describe()}"
           + (f"; resuming after step {len(resume.records)}" if resume else ""), file=sys.stderr)
 
     files = SideFiles(prog)

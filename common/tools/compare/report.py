@@ -14,7 +14,9 @@ from common.config import Execution, TransferConfig
 from common.errors import UserError
 from common.images import image_size
 from common.interface import StyleBackend
+from common.layers import VGG19
 from common.registry import load_backend
+from common.weights import Weights
 
 from ..cli import preflight
 from ..cli.memory import check_run
@@ -34,19 +36,24 @@ TITLE = "MXNet vs PyTorch: neural style transfer compared"
 
 
 class Backends:
-    """Backend instances by (name, weights), made on first use."""
+    """Backend instances by (name, weights), made on first use; each weights spec read once."""
 
     def __init__(self, args: argparse.Namespace, last_layer: int) -> None:
-        self.args, self.last_layer, self._made = args, last_layer, {}
+        self.args, self.last_layer, self._made, self._weights = args, last_layer, {}, {}
         self.classes = {name: load_backend(name) for name in (LEFT, RIGHT)}
+
+    def weights(self, spec: Optional[str] = None) -> Weights:
+        spec = spec or self.args.weights
+        if spec not in self._weights:
+            self._weights[spec] = load_weights(spec, self.args.network, self.args.seed, self.args.weights_convention)
+        return self._weights[spec]
 
     def get(self, name: str, weights: Optional[str] = None, execution: Execution = PARITY) -> StyleBackend:
         spec = weights or self.args.weights
         key = (name, spec, execution)
         if key not in self._made:
-            values = load_weights(spec, self.last_layer, self.args.seed)
-            self._made[key] = self.classes[name](values, last_layer=self.last_layer, device=self.args.device,
-                                                 execution=execution)
+            self._made[key] = self.classes[name](self.weights(spec), last_layer=self.last_layer,
+                                                 device=self.args.device, execution=execution)
         return self._made[key]
 
 
@@ -57,9 +64,14 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
              "style": Path(args.style[0] if args.style else sample_image("style"))}  # the chapter's runs: one style
     content = load_rgb(paths["content"])
     style = [load_rgb(path) for path in args.style] if args.style else [load_rgb(paths["style"])]
-    config = config_from(args, image_size(content))
-    last_layer = max(config.last_layer, max(recipes.D2L_MXNET.style_layers + recipes.D2L_MXNET.content_layers))
-    backends = Backends(args, last_layer)
+    backends = Backends(args, 0)
+    weights = backends.weights()
+    config = config_from(args, image_size(content), weights)
+    if args.recipe == "d2l" and weights.network is not VGG19:
+        raise UserError(f"--recipe d2l runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
+                        f"{weights.network.title}: use --recipe project")
+    backends.last_layer = max(config.last_layer, *recipes.D2L_MXNET.style_layers, *recipes.D2L_MXNET.content_layers) \
+        if args.recipe == "d2l" else config.last_layer
     _check_memory(backends, args, config, content, style)
     left, right = backends.get(LEFT), backends.get(RIGHT)
     if args.recipe == "d2l":
@@ -76,7 +88,8 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     blocks: list[render.Block] = []
     numbers: dict = {"settings": {**vars(args), "config": asdict(config)}}
     blocks.append(render.Para(
-        f"Recipe `{args.recipe}`, {config.describe()}, weights `{args.weights}`, seed {args.seed}. "
+        f"Recipe `{args.recipe}`, {config.describe()}, weights `{args.weights}` ({weights.convention.name} input "
+        f"convention), seed {args.seed}. "
         f"{left.framework} on {left.device}; {right.framework} on {right.device}. "
         f"Differences are {LEFT} minus {RIGHT}; relative ones are max |difference| / max |{RIGHT} value|."
         + (" The stage table uses these layers; the chapter runs below use each tab's own (see the ablation)."

@@ -10,7 +10,6 @@ import numpy as np
 
 from common.config import TransferConfig
 from common.interface import StyleBackend
-from common.layers import layer_name
 from common.records import TransferResult
 from common.targets import Images, compute_targets, prepare_inputs
 from common.transfer import transfer
@@ -107,11 +106,11 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     add("preprocess (content image)", "preprocess", xl, xr)
     for index, a, b in zip(config.layers, left.extract_features(xr, config.layers),
                            right.extract_features(xr, config.layers)):
-        add(f"features {layer_name(index)} ({index})", "features", a, b)
+        add(f"features {config.net.names[index]} ({index})", "features", a, b)
     sr = right.preprocess(style[0])
     for index, a, b in zip(config.style_layers, left.extract_features(sr, config.style_layers),
                            right.extract_features(sr, config.style_layers)):
-        add(f"Gram matrix {layer_name(index)} ({index})", "gram", left.gram(a), right.gram(b))
+        add(f"Gram matrix {config.net.names[index]} ({index})", "gram", left.gram(a), right.gram(b))
 
     _, targets_l = compute_targets(left, content, style, config)
     _, targets_r = compute_targets(right, content, style, config)
@@ -143,7 +142,7 @@ def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, st
     grad_fast = fast.loss_and_gradient(x, targets, config.weights)[1]
     grad_plain = plain.loss_and_gradient(x, targets, config.weights)[1]
     calls = {"a": "default (optimized)", "b": "NCHW, imperative"}
-    return [StageRow(f"{plain.name} features {layer_name(deepest)} ({deepest})", *difference(a, b), calls),
+    return [StageRow(f"{plain.name} features {config.net.names[deepest]} ({deepest})", *difference(a, b), calls),
             StageRow(f"{plain.name} gradient d total / d image", *difference(grad_fast, grad_plain), calls)]
 
 

@@ -1,52 +1,77 @@
-"""Where weights come from (``--weights``), as neutral arrays checked for the network:
+"""Where weights come from (``--weights``), as neutral arrays checked for their network:
 
-- ``imagenet``: torchvision's IMAGENET1K_V1, downloaded once by torchvision's loader and
-  kept converted in the cache, so later runs (and the MXNet backend) need no network and no torch.
-- ``gluon``: the Gluon model zoo's own VGG-19, a different network trained separately.
+- ``imagenet``: torchvision's IMAGENET1K_V1 VGG-19 or VGG-16 (``--network``), downloaded once by
+  torchvision's loader and kept converted in the cache, so later runs (and the MXNet backend)
+  need no network and no torch.
+- ``gluon``: the Gluon model zoo's own VGG-19 or VGG-16, other networks trained separately.
 - ``random``: seeded He-normal weights made with NumPy, identical for both backends.
-- a path: a neutral ``.npz``, or a file in a framework's own format (a torchvision ``state_dict``
-  ``.pth``), read by the backend whose framework knows it (``common.registry``).
+- a file: a neutral ``.npz``; a torchvision ``state_dict`` (``.pth``, ``.pt``) or a Gluon
+  ``.params`` file, read by the backend whose framework knows the format (``common.registry``);
+  a Keras ``.h5`` file (``keras.py``, with h5py).
+
+A file says which network it holds by its number of convolutions (13: VGG-16, 16: VGG-19); its
+input convention is the format's (torchvision's and Gluon's VGGs: ImageNet-standardised RGB;
+Keras': Caffe's), a neutral file's own record, or ``--weights-convention`` for files that say
+nothing.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Optional
 
 import numpy as np
 
 from common import registry
+from common.conventions import CAFFE, TORCHVISION, InputConvention, convention
 from common.errors import BackendUnavailable, UserError, WeightsError, one_line
-from common.layers import NUM_LAYERS
-from common.weights import Weights, check_weights, random_weights
+from common.layers import NETWORKS, VGG16, VGG19, Network
+from common.weights import Weights, check_weights, conv_indices, keyed, network_of, random_weights
 
 from .downloads import cache_dir
 from .files import atomic_path, exclusive
+from .keras import read_keras
 
 SOURCES = (*registry.pretrained_sources(), "random")
+FORMATS = ".npz (neutral), .pth/.pt (torchvision state_dict), .params (Gluon), .h5 (Keras)"
+# A neutral file's record of what it holds (0-d text arrays beside the weights).
+NETWORK_KEY, CONVENTION_KEY = "__network__", "__convention__"
 
 
 def save_npz(weights: Mapping[str, np.ndarray], path: Path) -> Path:
+    """A neutral file; for ``Weights``, with their network and convention recorded."""
+    arrays = dict(weights)
+    if isinstance(weights, Weights):
+        arrays.update({NETWORK_KEY: np.array(weights.network.name), CONVENTION_KEY: np.array(weights.convention.name)})
     with atomic_path(path) as tmp:
-        np.savez(tmp, **weights)
+        np.savez(tmp, **arrays)
     return path
 
 
-def read_file(path: Path) -> Mapping[str, np.ndarray]:
+def read_file(path: Path) -> tuple[Mapping[str, np.ndarray], InputConvention, bool]:
+    """A weights file's neutral arrays, its input convention, and whether the file records it (a
+    neutral file can) or only its format suggests it (``--weights-convention`` may say otherwise)."""
     if not path.is_file():
-        raise WeightsError(f"weights file not found: {path} (use imagenet, gluon, random or a .npz/.pth path)")
+        raise WeightsError(f"weights file not found: {path} (use imagenet, gluon, random or a {FORMATS} file)")
     suffix = path.suffix.lower()
     try:
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
-                return {key: data[key] for key in data.files}
+                arrays = {key: data[key] for key in data.files}
+            recorded = arrays.pop(CONVENTION_KEY, None)
+            arrays.pop(NETWORK_KEY, None)  # the arrays themselves say it
+            if recorded is None:
+                return arrays, TORCHVISION, False
+            return arrays, convention(str(recorded)), True
+        if suffix == ".h5":
+            return keyed(read_keras(path), str(path)), CAFFE, False  # Keras' VGG files are Caffe-trained
         reader = _needs_backend(f"reading a {suffix} file", registry.weight_file_reader, path)
-        if reader is not None:
-            return reader.read_weights_file(path)
+        if reader is not None:  # torchvision's and Gluon's formats: their VGGs take ImageNet-standardised RGB
+            return reader.read_weights_file(path), TORCHVISION, False
     except UserError:
         raise
     except Exception as exc:  # a damaged file raises whatever its parser raises
         raise WeightsError(f"cannot read weights file {path}: {one_line(exc)}") from None
-    raise WeightsError(f"weights file {path} must be a .npz (neutral) or .pth (torchvision state_dict)")
+    raise WeightsError(f"weights file {path} must be one of: {FORMATS}")
 
 
 def _needs_backend(purpose: str, call, *args):
@@ -58,18 +83,17 @@ def _needs_backend(purpose: str, call, *args):
                            f"pass a neutral .npz with --weights FILE instead") from None
 
 
-def pretrained(source: str) -> Path:
+def pretrained(source: str, network: Network) -> Path:
     """The cached neutral copy of a pretrained source, made on first use."""
-    _, name = registry.pretrained_sources()[source]
-    path = cache_dir() / name
+    path = cache_dir() / registry.pretrained_sources()[source][1].format(network=network.name)
     if path.is_file():
         return path
     try:
         with exclusive(path):  # a second run waits for the first one's download, then uses it
             if not path.is_file():
-                weights = _needs_backend(f"downloading --weights {source}", registry.fetch_pretrained, source,
-                                         cache_dir())
-                save_npz(check_weights(weights, NUM_LAYERS - 1, f"--weights {source}"), path)
+                arrays = _needs_backend(f"downloading --weights {source}", registry.fetch_pretrained, source,
+                                        cache_dir(), network.name)
+                save_npz(check_weights(arrays, network, TORCHVISION, f"--weights {source}"), path)
     except OSError as exc:
         raise WeightsError(f"cannot write the cache folder {path.parent}: {exc.strerror or exc}") from None
     return path
@@ -78,17 +102,56 @@ def pretrained(source: str) -> Path:
 def check_spec(spec: str) -> None:
     """Cheap early check of ``--weights``, before any framework is imported."""
     if spec not in SOURCES and not Path(spec).expanduser().is_file():
-        raise WeightsError(f"--weights {spec}: no such file; use imagenet, gluon, random or a .npz/.pth path")
+        raise WeightsError(f"--weights {spec}: no such file; use imagenet, gluon, random or a {FORMATS} file")
 
 
-def load_weights(spec: str, last_layer: int, seed: int = 0) -> Weights:
-    """The neutral weights named by ``--weights``: a source name or a file path."""
+def load_weights(spec: str, network: Optional[str] = None, seed: int = 0,
+                 convention_name: Optional[str] = None) -> Weights:
+    """The weights ``--weights`` names: a source, for ``network`` (VGG-19 when not given), or a
+    file, whose own network ``network`` must match when given. ``convention_name`` overrides the
+    input convention of a file that does not record one."""
+    asked = NETWORKS[network] if network else None
     if spec == "random":
-        return random_weights(seed, last_layer)
+        weights = random_weights(seed, network=asked or VGG19)
+        return _with_convention(weights, TORCHVISION, False, convention_name, "--weights random")
     if spec in registry.pretrained_sources():
-        path = pretrained(spec)
+        path = pretrained(spec, asked or VGG19)
         origin = f"cached --weights {spec} ({path}; delete it to download again)"
     else:
         path = Path(spec).expanduser()
         origin = str(path)
-    return check_weights(read_file(path), last_layer, origin)
+    arrays, implied, recorded = read_file(path)
+    found = network_of(arrays, asked)
+    if found is None:  # name the first convolution the closest network lacks
+        held = conv_indices(arrays)
+        gaps = [(next(i for i in net.convs if i not in held), net) for net in (asked or VGG19, VGG16)
+                if any(i not in held for i in net.convs)]
+        index, net = max(gaps, key=lambda gap: gap[0]) if gaps else (0, VGG19)
+        raise WeightsError(f"{origin} has no features.{index}.weight: it is not {net.title}'s features (nor any "
+                           f"other VGG's), whole or cut after a layer")
+    if asked is not None and found is not asked:
+        raise WeightsError(f"{origin} holds {found.title} ({len(conv_indices(arrays))} convolutions), not the "
+                           f"{asked.title} --network asks for: leave --network out, or pass a {asked.title} file")
+    checked = check_weights(arrays, found, TORCHVISION, origin, last_layer=max(conv_indices(arrays)))
+    return _with_convention(checked, implied, recorded, convention_name, origin)
+
+
+def _with_convention(weights: Weights, implied: InputConvention, recorded: bool, asked: Optional[str],
+                     origin: str) -> Weights:
+    """The weights in ``asked``'s convention, else the one their file implies; a convention the
+    file records is not overridden."""
+    if asked is not None and recorded and asked != implied.name:
+        raise WeightsError(f"{origin} records {implied.name}'s input convention, not {asked}: leave "
+                           f"--weights-convention out")
+    weights.convention = convention(asked) if asked else implied
+    return weights
+
+
+def described(spec: str, network: Optional[str] = None, seed: int = 0,
+              convention_name: Optional[str] = None) -> Weights:
+    """What ``--weights`` names, cheaply: a source's network and convention without its arrays
+    (the workers of a batch fetch those themselves); a file, read and checked whole."""
+    if spec in SOURCES:
+        return _with_convention(Weights(network=NETWORKS[network] if network else VGG19), TORCHVISION, False,
+                                convention_name, f"--weights {spec}")
+    return load_weights(spec, network, seed, convention_name)
