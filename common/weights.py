@@ -115,7 +115,6 @@ def require(weights: "Weights", last_layer: int) -> None:
     net = weights.network
     missing = [i for i in net.conv_indices(last_layer) if f"features.{i}.weight" not in weights]
     if missing:
-        held = deepest(weights)
-        reach = net.names[held] if held >= 0 else "no layer at all"
+        reach = net.names[missing[0] - 1] if missing[0] > 0 else "no layer at all"  # the layer before the gap
         raise WeightsError(f"the weights hold {net.title} only up to {reach}; the layers asked for reach "
                            f"{net.names[last_layer]} ({net.names[missing[0]]} is missing)")

@@ -5,11 +5,13 @@ import numpy as np
 import pytest
 
 from common import registry
+from common.conventions import CAFFE, TORCHVISION
 from common.errors import WeightsError
 from common.layers import VGG16, VGG19
 from common.tools.io.weights import load_weights, save_npz
 from common.weights import check_weights, random_weights
 
+from . import weight_files
 from .conftest import require
 
 
@@ -148,3 +150,85 @@ def test_a_features_only_pth_is_read_as_features(tmp_path):
     torch.save({k.removeprefix("features."): torch.from_numpy(v) for k, v in weights.items()}, tmp_path / "f.pth")
     loaded = load_weights(str(tmp_path / "f.pth"))
     assert loaded.keys() == weights.keys() and all(np.array_equal(loaded[k], weights[k]) for k in weights)
+
+
+# -- the weight files people have ------------------------------------------------------------
+WRITERS = {
+    "keras 2 notop": lambda w, p: weight_files.write_keras2(w, p.with_suffix(".h5")),
+    "keras 2, the original files' weight names": lambda w, p: weight_files.write_keras2(w, p.with_suffix(".h5"),
+                                                                                       old_names=True),
+    "keras 2 whole model": lambda w, p: weight_files.write_keras2(w, p.with_suffix(".h5"), whole_model=True),
+    "keras 3 .weights.h5": lambda w, p: weight_files.write_keras3(w, p.with_name(p.name + ".weights.h5")),
+    "torchvision state_dict": lambda w, p: weight_files.write_torch(w, p.with_suffix(".pth")),
+    "gluon save_parameters": lambda w, p: weight_files.write_gluon(w, p.with_suffix(".params")),
+    "neutral": lambda w, p: save_npz(w, p.with_suffix(".npz")),
+}
+NEEDS = {"torchvision state_dict": "torch", "gluon save_parameters": "mxnet"}
+
+
+@pytest.mark.parametrize("network", [VGG16, VGG19], ids=["vgg16", "vgg19"])
+@pytest.mark.parametrize("kind", list(WRITERS))
+def test_every_format_reads_to_the_same_neutral_weights(tmp_path, kind, network):
+    if kind in NEEDS:
+        require(NEEDS[kind])
+    weights = random_weights(3, network=network)
+    if kind.startswith("keras"):
+        weights.convention = CAFFE
+    loaded = load_weights(str(WRITERS[kind](weights, tmp_path / "vgg")))
+    assert loaded.network is network  # said by the file, not by an option
+    assert loaded.convention is (CAFFE if kind.startswith("keras") else TORCHVISION)
+    assert set(loaded) == set(weights)
+    for key in weights:
+        np.testing.assert_array_equal(loaded[key], weights[key])
+
+
+def test_a_file_that_contradicts_network_is_refused_in_one_line(tmp_path):
+    path = weight_files.write_keras2(random_weights(0, network=VGG16), tmp_path / "vgg16.h5")
+    with pytest.raises(WeightsError, match="holds VGG-16 .* not the VGG-19 --network asks for") as caught:
+        load_weights(str(path), network="vgg19")
+    assert "\n" not in str(caught.value)
+    assert load_weights(str(path), network="vgg16").network is VGG16
+
+
+def test_the_convention_option_overrides_only_what_a_file_does_not_record(tmp_path):
+    keras = weight_files.write_keras2(random_weights(0, network=VGG16), tmp_path / "vgg16.h5")
+    assert load_weights(str(keras)).convention is CAFFE
+    assert load_weights(str(keras), convention_name="torchvision").convention is TORCHVISION
+    recorded = save_npz(load_weights(str(keras)), tmp_path / "caffe.npz")
+    assert load_weights(str(recorded)).convention is CAFFE  # the neutral file keeps it
+    with pytest.raises(WeightsError, match="records caffe's input convention"):
+        load_weights(str(recorded), convention_name="torchvision")
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.write_bytes(p.read_bytes()[:5000]), "not a readable HDF5 file"),
+    (lambda p: p.write_bytes(b"not hdf5 at all"), "not a readable HDF5 file"),
+])
+def test_broken_keras_files_are_one_line(tmp_path, damage, message):
+    path = weight_files.write_keras3(random_weights(0, network=VGG16), tmp_path / "vgg.weights.h5")
+    damage(path)
+    with pytest.raises(WeightsError, match=message) as caught:
+        load_weights(str(path))
+    assert "\n" not in str(caught.value)
+
+
+def test_a_keras_file_of_another_network_is_one_line(tmp_path):
+    import h5py
+
+    with h5py.File(tmp_path / "resnet.h5", "w") as f:
+        f.create_dataset("layers/dense/vars/0", data=np.zeros((8, 4), np.float32))
+    with pytest.raises(WeightsError, match="holds no 3x3 convolution"):
+        load_weights(str(tmp_path / "resnet.h5"))
+    weights = random_weights(0, network=VGG16)
+    del weights["features.28.weight"], weights["features.28.bias"]  # 12 convolutions
+    with pytest.raises(WeightsError, match="holds 12 3x3 convolutions; VGG-16 has 13 and VGG-19 16"):
+        load_weights(str(weight_files.write_keras3(weights, tmp_path / "twelve.weights.h5", with_classifier=False)))
+
+
+def test_weights_cut_before_the_layers_a_run_needs_are_one_line():
+    weights = random_weights(0, 20)  # VGG-19 up to relu4_1
+    require("torch")
+    from common.registry import load_backend
+
+    with pytest.raises(WeightsError, match="only up to relu4_1; the layers asked for reach relu5_1"):
+        load_backend("torch")(weights, last_layer=29, device="cpu")
