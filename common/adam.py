@@ -31,7 +31,7 @@ def run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config: 
             # A device-side copy of the image this step starts from, in two alternating slots: if
             # a later loss is not finite, the one before it is kept. No host copy, no waiting.
             slot = step % 2
-            backend.checkpoint(slot)
+            backend.keep(slot)
             backend.synchronize()  # an asynchronous engine would otherwise bill queued work to this step
             start = time.perf_counter()
             terms = backend.step()  # the losses at the image before the update: logging needs them
@@ -39,7 +39,7 @@ def run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config: 
                 backend.clip_image()
             backend.synchronize()
             seconds = time.perf_counter() - start
-            verdict = log.record(terms, lr, seconds, lambda: backend.checkpoint_image(slot),
+            verdict = log.record(terms, lr, seconds, lambda: backend.kept_image(slot),
                                  lambda: (step + 1, backend.image(), backend.optimizer_state()))
             if verdict is Next.DIVERGED:
                 break
@@ -52,4 +52,4 @@ def run_adam(backend: StyleBackend, init: np.ndarray, targets: Targets, config: 
                 return image, backend.optimizer_state()
             log.result.diverged = True
             log.result.stopped = "the image became non-finite; saved the one before"
-    return (init if last_good is None else backend.checkpoint_image(last_good)), None
+    return (init if last_good is None else backend.kept_image(last_good)), None

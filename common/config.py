@@ -67,8 +67,8 @@ class Schedule:
 class Execution:
     """How a backend runs the algorithm: never what it computes, beyond bf16's rounding.
 
-    ``chapter()`` is the chapter's way, kept so that speed-ups are measured side by side:
-    trainable VGG weights (their gradients computed and thrown away), a plain layer loop,
+    ``unoptimized()`` is how the chapter's code runs, kept so that speed-ups are measured side by
+    side: trainable VGG weights (their gradients computed and thrown away), a plain layer loop,
     no framework speed-ups."""
 
     precision: str = "fp32"  # "bf16": the feature network under bf16 autocast; losses and Gram in fp32
@@ -77,7 +77,7 @@ class Execution:
     compile: bool = False  # PyTorch only: torch.compile the feature network (compile time reported apart)
 
     @classmethod
-    def chapter(cls) -> "Execution":
+    def unoptimized(cls) -> "Execution":
         return cls(frozen=False, optimized=False)
 
     def validate(self) -> "Execution":

@@ -76,7 +76,7 @@ class StyleBackend(ABC):
         require(self.weights, last_layer)
         self._execution = execution.validate()
         self._taps_cache: dict[tuple[int, ...], Callable[[Any], list[Any]]] = {}
-        self._checkpoints: dict[int, Any] = {}
+        self._kept: dict[int, Any] = {}
 
     # -- errors ----------------------------------------------------------------
     @classmethod
@@ -281,10 +281,11 @@ class StyleBackend(ABC):
     def _image_copy(self) -> Any:
         """A copy of the current image that stays on the device."""
 
-    def checkpoint(self, slot: int) -> None:
+    def keep(self, slot: int) -> None:
         """Keep a device-side copy of the current image in ``slot``: no host transfer, no wait."""
-        self._checkpoints[slot] = self._image_copy()
+        self._kept[slot] = self._image_copy()
 
-    def checkpoint_image(self, slot: int) -> np.ndarray:
-        return self._numpy(self._checkpoints[slot])
+    def kept_image(self, slot: int) -> np.ndarray:
+        """The image ``keep`` put in ``slot``, as (1, 3, H, W) NumPy."""
+        return self._numpy(self._kept[slot])
 

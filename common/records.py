@@ -38,7 +38,7 @@ class TransferResult:
     records: list[StepRecord] = field(default_factory=list)
     stopped: Optional[str] = None  # None when every step ran; else why the loop stopped early
     diverged: bool = False  # True when it stopped on a NaN or infinite loss
-    picture: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
+    picture_loss: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
     out_of_memory: bool = False  # True when a step ran out of memory
     interrupted: bool = False  # True when Ctrl-C, SIGTERM or the caller's should_stop ended it
     notes: list[str] = field(default_factory=list)  # what else happened (L-BFGS-B ending before its budget)

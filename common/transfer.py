@@ -84,7 +84,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
         on_state(Resumable(config.scales.count, config.steps_at(config.scales.count), x, state,
                            list(result.records), log.elapsed()))
     if not result.interrupted:  # a whole step's time at a large size: not when asked to stop
-        result.picture = _picture_loss(backend, x, targets, content, style, config, log)
+        result.picture_loss = _picture_loss(backend, x, targets, content, style, config, log)
     result.image = _finish(backend, x, content, config, log)
     return result
 

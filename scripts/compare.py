@@ -2,7 +2,7 @@
 """Run MXNet and PyTorch on identical inputs and write a report of every difference:
 
     python scripts/compare.py                    # the project's recipe, identical in both
-    python scripts/compare.py --recipe d2l       # each backend as its chapter tab writes it, plus ablation
+    python scripts/compare.py --tabs             # each backend as its chapter tab writes it, plus ablation
 
 The program is common/tools/compare/main.py (installed as the command ``style-transfer-compare``).
 """

@@ -66,7 +66,7 @@ def test_bench_runs_both_configurations_and_reports_them(bench_runs, backend_nam
     numbers = bench_runs(backend_name)
     assert numbers["skipped"] == [] and backend_name in numbers["stdout"] and "GFLOP/s" in numbers["stdout"]
     chapter, project = numbers["results"]
-    assert (chapter["configuration"], project["configuration"]) == ("chapter", "project fp32")
+    assert (chapter["configuration"], project["configuration"]) == ("unoptimized", "project fp32")
     assert chapter["execution"]["frozen"] is False and project["execution"]["frozen"] is True
     for result in (chapter, project):
         assert result["backend"] == backend_name and result["device"] == "cpu"

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from common.tools.compare import measure
-from common.tools.compare.recipes import D2L_DIFFERENCES
+from common.tools.compare.tabs import TAB_DIFFERENCES
 
 from .conftest import require, synthetic_image
 
@@ -68,11 +68,11 @@ def test_project_report(inputs):
 
 
 def test_d2l_report_has_the_ablation(inputs):
-    proc, report = run_compare(inputs, "--recipe", "d2l")
+    proc, report = run_compare(inputs, "--tabs")
     assert proc.returncode == 0, proc.stderr
     numbers = json.loads((report / "numbers.json").read_text())
     rows = {row["removed"]: row for row in numbers["ablation"]}
-    assert set(rows) == {"nothing (the chapter as written)", *D2L_DIFFERENCES, "all five"}
+    assert set(rows) == {"nothing (the chapter as written)", *TAB_DIFFERENCES, "all five"}
     as_written, all_removed = rows["nothing (the chapter as written)"], rows["all five"]
     # removing every difference (recipes.without) makes the MXNet tab compute what the PyTorch tab does
     # the chapter's tabs compute different losses from the first step; removing every difference

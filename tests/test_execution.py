@@ -35,7 +35,7 @@ def _loss_and_grad(backend):
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
 def test_chapter_and_optimized_executions_agree(name):
-    fast, chapter = _make(name, Execution()), _make(name, Execution.chapter())
+    fast, chapter = _make(name, Execution()), _make(name, Execution.unoptimized())
     (terms_f, grad_f), (terms_c, grad_c) = _loss_and_grad(fast), _loss_and_grad(chapter)
     assert terms_f.total == pytest.approx(terms_c.total, rel=1e-5)
     assert np.abs(grad_f - grad_c).max() <= 1e-5 * np.abs(grad_c).max()
@@ -141,7 +141,7 @@ def test_mxnet_reports_the_threads_its_engine_runs_with_whatever_torch_sets(monk
 def test_cudnn_benchmark_is_each_torch_gpu_backend_s_own(monkeypatch, settings_seen):
     require("torch", "gpu")
     optimized = _torch_built_with(monkeypatch, 2, Execution(), device="gpu")
-    chapter = _torch_built_with(monkeypatch, 2, Execution.chapter(), device="gpu")  # sets it False process-wide
+    chapter = _torch_built_with(monkeypatch, 2, Execution.unoptimized(), device="gpu")  # sets it False process-wide
     for backend, benchmark in ((optimized, True), (chapter, False), (optimized, True)):
         assert {b for _, b in settings_seen.during(_one_step(backend))} == {benchmark}
         assert backend.environment()["cudnn.benchmark"] == str(benchmark)

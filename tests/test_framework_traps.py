@@ -250,11 +250,11 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     pictures = {k: backend.evaluate(backend.preprocess(backend.postprocess(x)))[0].total for k, (_, x) in runs.items()}
     with capsys.disabled():
         print(f"\n30 evaluations from the content image, 64x96, TV weight 0: start {scipy_totals[0]:.4g}; SciPy "
-              f"L-BFGS-B best {min(scipy_totals):.4g} (its picture {scipy_run.picture.total:.4g}); " + "; ".join(
+              f"L-BFGS-B best {min(scipy_totals):.4g} (its picture {scipy_run.picture_loss.total:.4g}); " + "; ".join(
                   f"torch.optim.LBFGS {k}: best {min(t):.4g}, picture {pictures[k]:.4g}" for k, (t, _) in runs.items()))
     assert runs["no line search"][0][0] == pytest.approx(scipy_totals[0], rel=1e-6)  # same objective, same start
-    assert scipy_run.picture.total == pytest.approx(min(scipy_totals), rel=1e-5)  # bounded: nothing to clip
+    assert scipy_run.picture_loss.total == pytest.approx(min(scipy_totals), rel=1e-5)  # bounded: nothing to clip
     # measured: all three end within 2 % of each other here, so one L-BFGS for both backends costs nothing
     for name, (totals, _) in runs.items():
         assert min(totals) < 0.2 * totals[0], name
-        assert pictures[name] == pytest.approx(scipy_run.picture.total, rel=0.05), name
+        assert pictures[name] == pytest.approx(scipy_run.picture_loss.total, rel=0.05), name

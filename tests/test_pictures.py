@@ -122,7 +122,7 @@ def test_lbfgs_logs_every_evaluation_and_keeps_the_best_image_in_range(backend, 
     assert len(totals) == 12 and all(r.lr is None for r in result.records)
     assert min(totals) < 0.5 * totals[0]
     # the image kept is the best one evaluated; it lies inside [0, 1], so the saved picture's loss is its loss
-    assert result.picture.total == pytest.approx(min(totals), rel=1e-5)
+    assert result.picture_loss.total == pytest.approx(min(totals), rel=1e-5)
 
 
 def test_bounded_adam_keeps_the_image_inside_the_pixel_range(backend, images):
@@ -196,4 +196,4 @@ def test_the_picture_loss_is_that_of_the_clipped_saved_picture(backend, images):
     result = transfer(backend, *images, config)
     _, targets = compute_targets(backend, *prepare_inputs(*images, SIZE, config), config)
     terms, _ = backend.loss_and_gradient(ref.preprocess(result.image).astype(np.float32), targets, config.weights)
-    assert result.picture.total == pytest.approx(terms.total, rel=1e-5)
+    assert result.picture_loss.total == pytest.approx(terms.total, rel=1e-5)

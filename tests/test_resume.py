@@ -50,7 +50,7 @@ def test_resuming_anywhere_is_bit_identical_with_adam(backend_name, inputs, mome
         resumed = transfer(backend, *inputs, cfg, resume=state)
         assert np.array_equal(resumed.image, full.image), (state.scale, state.done)
         assert losses(resumed.records) == losses(full.records)
-        assert resumed.picture == full.picture
+        assert resumed.picture_loss == full.picture_loss
 
 
 def test_a_checkpoint_file_round_trips_exactly(backend_name, inputs, tmp_path):
@@ -121,7 +121,7 @@ def test_the_core_touches_no_signal_handler_and_ctrl_c_keeps_the_last_image(inpu
 
     stopped = transfer(backend, *inputs, cfg, on_step)
     assert set(seen) == {before}  # the loop installed nothing
-    assert stopped.interrupted and "after 3 of 7" in stopped.stopped and stopped.picture is None
+    assert stopped.interrupted and "after 3 of 7" in stopped.stopped and stopped.picture_loss is None
     assert stopped.image.shape == (*SIZE, 3)
 
 

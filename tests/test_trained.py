@@ -132,7 +132,7 @@ def test_a_short_run_lowers_the_picture_s_loss(trained, name, optimizer):
     inputs = synthetic_image(1, TRAIN_SIZE), synthetic_image(2, TRAIN_SIZE)  # with noise: texture to take
     config = config_for(trained, TRAIN_SIZE, optimizer=optimizer, bounded=True,
                         schedule=Schedule(steps=15, lr=defaults_for(trained.convention.name).lr))
-    start = transfer(b, *inputs, config.__class__(**{**config.__dict__, "schedule": Schedule(steps=1)})).picture.total
+    start = transfer(b, *inputs, config.__class__(**{**config.__dict__, "schedule": Schedule(steps=1)})).picture_loss.total
     result = transfer(b, *inputs, config)
     # measured here on the trained VGG-16: from 1754 to 515 (Adam) and 377 (L-BFGS) in 15 steps
-    assert result.stopped is None and result.picture.total < 0.5 * start, (result.picture.total, start)
+    assert result.stopped is None and result.picture_loss.total < 0.5 * start, (result.picture_loss.total, start)

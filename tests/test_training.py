@@ -149,11 +149,11 @@ def test_lbfgs_out_of_memory_keeps_its_best_image_at_the_first_size(backend, ima
     assert result.out_of_memory and "out of memory at step 4" in result.stopped and "size before" not in result.stopped
     assert len(result.records) == 3 and min(wrapped.totals) < wrapped.totals[0]
     # the best of the three evaluated images, not the start image: its loss is the lowest logged
-    assert result.picture.total == pytest.approx(min(wrapped.totals), rel=1e-4)
+    assert result.picture_loss.total == pytest.approx(min(wrapped.totals), rel=1e-4)
 
 
 def test_lbfgs_stops_on_a_gradient_that_overflowed_float32(backend, images):
     wrapped = FailingEvaluation(backend, at=3)
     result = transfer(wrapped, *images, TransferConfig(size=SIZE, optimizer="lbfgs", schedule=Schedule(steps=8)))
     assert result.diverged and "gradient overflowed float32 at step 3" in result.stopped
-    assert len(result.records) == 3 and result.picture.total == pytest.approx(min(wrapped.totals), rel=1e-4)
+    assert len(result.records) == 3 and result.picture_loss.total == pytest.approx(min(wrapped.totals), rel=1e-4)

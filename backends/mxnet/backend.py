@@ -1,12 +1,14 @@
-"""The MXNet implementation of ``common.interface.StyleBackend``."""
+"""The MXNet implementation of ``common.interface.StyleBackend``, in the chapter's dialect: MXNet's
+NumPy interface (``mxnet.np``, ``npx``) with Gluon. Host arrays are NumPy's, named ``onp`` here
+as the chapter does, so that ``np`` is MXNet's."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import mxnet as mx
-import numpy as np
-from mxnet import autograd, gluon, nd
+import numpy as onp
+from mxnet import autograd, gluon, np
 
 from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
@@ -34,12 +36,13 @@ class MXNetBackend(StyleBackend):
     adam_epsilon = "uncorrected"
     transforms = transforms
     losses = losses
-    def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
+    def __init__(self, weights: Mapping[str, onp.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
         if execution.precision != "fp32" or execution.compile:
             raise BackendUnavailable(UNSUPPORTED)
         self._ctx = devices.resolve_device(device)
+        devices.numpy_semantics()  # the network's parameters are built as mxnet.np arrays
         # Nothing process-wide to set here (PyTorch's backend sets threads and cudnn.benchmark): MXNet's
         # thread count is fixed per engine worker when it loads (see __init__.py), static allocation is per block.
         self._features = build_features(self.weights, last_layer, self._ctx, execution.frozen)
@@ -88,25 +91,26 @@ class MXNetBackend(StyleBackend):
         return free / 2**30
 
     @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, onp.ndarray]:
         return pretrained.fetch(source, folder, network)
 
     @classmethod
-    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
+    def read_weights_file(cls, path: Path) -> dict[str, onp.ndarray]:
         return pretrained.read_parameters(path)
 
     @classmethod
-    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
+    def chapter_image(cls, path: Path, size: tuple[int, int]) -> onp.ndarray:
         return chapter.read_image(path, size)
 
-    def _native(self, array: np.ndarray) -> nd.NDArray:
-        return nd.array(np.asarray(array, dtype=np.float32), ctx=self._ctx, dtype=np.float32)
+    def _native(self, array: onp.ndarray) -> np.ndarray:
+        devices.numpy_semantics()  # every input comes through here, from whichever thread runs it
+        return np.array(onp.asarray(array, dtype=onp.float32), dtype=onp.float32, ctx=self._ctx)
 
-    def _numpy(self, value: nd.NDArray) -> np.ndarray:
+    def _numpy(self, value: np.ndarray) -> onp.ndarray:
         return value.asnumpy()  # waits for the value: MXNet's one implicit synchronisation point
 
     # -- stages --------------------------------------------------------------
-    def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
+    def extract_features(self, x: onp.ndarray, layers: Sequence[int]) -> list[onp.ndarray]:
         # Training-mode forward without recording: the same kernels as the training steps (see
         # TRAINING_MODE above), so the content loss of the content image is exactly 0 at step 1.
         # Imperative, never hybridized: targets run once per size, so a graph would be built for one
@@ -115,11 +119,11 @@ class MXNetBackend(StyleBackend):
             return [self._numpy(y) for y in FeatureTaps(self._features, layers)(self._native(x))]
 
     @staticmethod
-    def _floats(terms: LossTerms[nd.NDArray]) -> LossTerms[float]:
+    def _floats(terms: LossTerms[np.ndarray]) -> LossTerms[float]:
         # One asnumpy() for all four numbers: one wait on the engine.
-        return LossTerms(*nd.concat(*[t.reshape((1,)) for t in terms], dim=0).asnumpy().tolist())
+        return LossTerms(*np.concatenate([t.reshape(1) for t in terms]).asnumpy().tolist())
 
-    def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
+    def evaluate(self, x: onp.ndarray) -> tuple[LossTerms[float], onp.ndarray]:
         image = self._native(x)
         image.attach_grad()
         with autograd.record(train_mode=TRAINING_MODE):
@@ -128,7 +132,7 @@ class MXNetBackend(StyleBackend):
         return self._floats(terms), self._numpy(image.grad)
 
     # -- training ------------------------------------------------------------
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+    def start(self, init: onp.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
               state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a Block).
         self._x = gluon.Parameter("synthesized_image", shape=init.shape)
@@ -145,19 +149,20 @@ class MXNetBackend(StyleBackend):
     def optimizer_state(self) -> AdamState:
         step, mean, var = get_state(self._trainer)
         if mean is None:
-            zeros = np.zeros(self._x.shape, np.float32)
+            zeros = onp.zeros(self._x.shape, onp.float32)
             return AdamState(0, zeros, zeros.copy())
         return AdamState(step, self._numpy(mean), self._numpy(var))
 
     def clip_image(self) -> None:
         self._x.set_data(transforms.clip(self._x.data(), self.convention))
 
-    def _forward(self) -> LossTerms[nd.NDArray]:
+    def _forward(self) -> LossTerms[np.ndarray]:
+        devices.numpy_semantics()
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).
         with autograd.record(train_mode=TRAINING_MODE):
             return self._objective(self._x.data(), self._layers, self._content, self._grams, self._weights)
 
-    def _backward(self, terms: LossTerms[nd.NDArray]) -> None:
+    def _backward(self, terms: LossTerms[np.ndarray]) -> None:
         terms.total.backward()
 
     def _update(self) -> None:
@@ -170,8 +175,8 @@ class MXNetBackend(StyleBackend):
     def set_learning_rate(self, lr: float) -> None:
         set_learning_rate(self._trainer, lr)
 
-    def image(self) -> np.ndarray:
+    def image(self) -> onp.ndarray:
         return self._numpy(self._x.data())
 
-    def _image_copy(self) -> nd.NDArray:
+    def _image_copy(self) -> np.ndarray:
         return self._x.data().copy()

@@ -11,6 +11,7 @@ import ctypes
 import os
 
 import mxnet as mx
+from mxnet import np, npx
 
 from common.errors import BackendUnavailable
 from common.interface import GpuStatus
@@ -24,7 +25,7 @@ def gpu_status() -> GpuStatus:
     if count == 0:
         return GpuStatus(False, "MXNet sees no GPU (a CPU build of mxnet, or no CUDA GPU)")
     try:
-        (mx.nd.ones((1,), ctx=mx.gpu(0)) + 1).asnumpy()  # asnumpy() waits, so a kernel failure surfaces here
+        (np.ones((1,), ctx=mx.gpu(0)) + 1).asnumpy()  # asnumpy() waits, so a kernel failure surfaces here
     except mx.base.MXNetError as exc:
         return GpuStatus(False, "a GPU is present but MXNet's kernels fail on it (MXNet 1.9.1 wheels have "
                                 f"no code for GPUs newer than compute capability 8.6): {str(exc).splitlines()[0]}")
@@ -48,7 +49,16 @@ def describe(ctx: mx.Context) -> str:
 
 def synchronize() -> None:
     # MXNet's engine is asynchronous on every device: calls return before the work is done.
-    mx.nd.waitall()
+    npx.waitall()
+
+
+def numpy_semantics() -> None:
+    """Turn on MXNet's NumPy semantics, as the chapter's ``npx.set_np()`` does, in this thread:
+    MXNet keeps the flag per thread (a thread started later, a Ray worker's, starts without it),
+    so the backend asks before it works. Other MXNet code in the thread sees np arrays from Gluon
+    from then on; PyTorch is not touched."""
+    if not (mx.util.is_np_array() and mx.util.is_np_shape()):
+        npx.set_np()
 
 
 class _Context(ctypes.Structure):
@@ -73,7 +83,7 @@ def engine_threads() -> int | None:
     context = _Context(1, 0)
     mx.base.check_call(mx.base._LIB.MXEnginePushSync(ask, None, None, ctypes.byref(context), None, 0, None, 0,
                                                      None, 0, None))
-    mx.nd.waitall()
+    npx.waitall()
     return seen[0] if seen else None
 
 

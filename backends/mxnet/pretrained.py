@@ -42,7 +42,9 @@ def read_parameters(path: Path) -> dict[str, np.ndarray]:
     """A Gluon ``.params`` file (``save_parameters``: keys ``features.0.weight``, ...; or older
     prefixed names such as ``vgg0_conv0_weight``): its 3x3 convolutions in name order, each with
     the bias of the same name. Dense layers (whole models) are left out."""
-    loaded = mx.nd.load(str(path))  # MXNet's own format: arrays only, no code runs
+    # Gluon writes its own binary format, or (under NumPy semantics, npx.set_np) a NumPy .npz;
+    # npx.load reads both. Arrays only: no code runs.
+    loaded = mx.npx.load(str(path))
     if not isinstance(loaded, dict):
         raise WeightsError(f"{path} holds a list of arrays without names, not a Gluon model's parameters")
     kernels = sorted((k for k, v in loaded.items() if v.ndim == 4 and tuple(v.shape[2:]) == (3, 3)),

@@ -6,7 +6,7 @@ import warnings
 from typing import Sequence
 
 import mxnet as mx
-from mxnet import gluon
+from mxnet import gluon, np, npx
 from mxnet.gluon.model_zoo import vision
 
 from common.weights import Weights
@@ -26,8 +26,8 @@ def build_features(weights: Weights, last_layer: int, ctx: mx.Context,
         conv.bias.shape = weights[f"features.{index}.bias"].shape
     features.initialize(ctx=ctx)
     for index, conv in convs:
-        conv.weight.set_data(mx.nd.array(weights[f"features.{index}.weight"], ctx=ctx))
-        conv.bias.set_data(mx.nd.array(weights[f"features.{index}.bias"], ctx=ctx))
+        conv.weight.set_data(np.array(weights[f"features.{index}.weight"], ctx=ctx))
+        conv.bias.set_data(np.array(weights[f"features.{index}.bias"], ctx=ctx))
     # Frozen: no weight gradient is ever computed (PyTorch: requires_grad_(False)). The chapter
     # leaves grad_req='write': weight gradients computed at every backward and never used.
     if frozen:
@@ -40,6 +40,7 @@ def build_features(weights: Weights, last_layer: int, ctx: mx.Context,
 warnings.filterwarnings("ignore", message=r"Parameter .* is not used by any computation", category=UserWarning)
 
 
+@npx.use_np  # NumPy semantics inside the block's own methods, whichever thread calls them
 class FeatureTaps(gluon.HybridBlock):
     """Runs ``features`` once and returns the outputs at ``layers`` (in that order)."""
 
@@ -49,7 +50,7 @@ class FeatureTaps(gluon.HybridBlock):
         self.layers = tuple(layers)
         self._wanted = set(self.layers)
 
-    def hybrid_forward(self, F, x):  # noqa: N803 - Gluon's signature: F is mx.nd or mx.sym
+    def hybrid_forward(self, F, x):  # noqa: N803 - Gluon's signature: F is mx.nd or mx.sym (np in np mode)
         taken = {}
         last = max(self.layers)
         for index, layer in enumerate(self.features):

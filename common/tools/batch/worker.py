@@ -86,7 +86,7 @@ class PairWorker:
                        "build_seconds": self.build_seconds},
             "steps": len(result.records), "seconds_per_step": _finite(result.seconds_per_step),
             "losses": {k: getattr(last, k) for k in ("content", "style", "tv", "total")} if last else None,
-            "picture_loss": result.picture.as_dict() if result.picture else None}
+            "picture_loss": result.picture_loss.as_dict() if result.picture_loss else None}
         if result.stopped:
             out["reason"] = result.stopped
         return out

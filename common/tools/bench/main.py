@@ -62,7 +62,9 @@ def build_parser() -> OneLineParser:
     s.add_argument("--precision", nargs="+", choices=("fp32", "bf16"), default=["fp32"],
                    help="precisions of the project's configuration to time")
     s.add_argument("--compile", action="store_true", help="PyTorch: also time torch.compile (compile time reported apart)")
-    s.add_argument("--no-chapter", action="store_true", help="skip the chapter configuration")
+    s.add_argument("--no-unoptimized", "--no-chapter", dest="no_unoptimized", action="store_true",
+                   help="skip the unoptimized configuration, the way the chapter's code runs (--no-chapter: its "
+                        "old spelling)")
 
     q = add["quality"]
     q.add_argument("--sizes", nargs="+", type=size_arg, default=[(300, 450)], metavar="HxW", help="sizes to race at")

@@ -154,7 +154,7 @@ def run(make: Callable[[Execution], Optional[StyleBackend]], content: np.ndarray
         checker = make(Execution())
         say(f"{objective}: the chapter's recipe, {steps} Adam steps at {size[0]}x{size[1]}")
         reference = transfer(checker, content, style, base)
-        bar = reference.picture.total
+        bar = reference.picture_loss.total
         total = reference.records[-1].elapsed
         rows = []
         for method in SETS[which]():

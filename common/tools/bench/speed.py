@@ -1,5 +1,6 @@
 """``bench.py speed``: synchronised seconds per step, GFLOP/s on the necessary work and peak
-memory, for the chapter's configuration and the project's, one (backend, size) per process
+memory, for the unoptimized configuration (as the chapter's code runs) and the project's, one
+(backend, size) per process
 (``worker.py``) so that each peak is its own and one framework's thread settings cannot slow
 the other (they share the OpenMP runtime)."""
 from __future__ import annotations
@@ -82,8 +83,9 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
 
 
 def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Callable[[str], None]) -> list[dict]:
-    """The chapter's configuration and the project's, one after the other in this process."""
-    runs = [] if args.no_chapter else [("chapter", Execution.chapter())]
+    """The unoptimized configuration (as the chapter's code runs) and the project's, one after the
+    other in this process."""
+    runs = [] if args.no_unoptimized else [("unoptimized", Execution.unoptimized())]
     runs += [(f"project {p}", Execution(precision=p)) for p in args.precision]
     if args.compile:
         runs += [(f"project {p} compiled", Execution(precision=p, compile=True)) for p in args.precision]
@@ -100,9 +102,9 @@ def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Cal
         if not 0.8 <= result["stage_sum_over_step"] <= 1.25:
             warn(f"{name} {label}: its stages add up to {result['stage_sum_over_step']:.2f} x the step's median "
                  f"(a busy machine, or a clock that does not wait for the work)")
-    chapter = next((r for r in results if r["configuration"] == "chapter"), None)
+    slow = next((r for r in results if r["configuration"] == "unoptimized"), None)
     for r in results:
-        r["speedup_vs_chapter"] = chapter["seconds_per_step"] / r["seconds_per_step"] if chapter else None
+        r["speedup_vs_unoptimized"] = slow["seconds_per_step"] / r["seconds_per_step"] if slow else None
     return results
 
 
@@ -117,7 +119,7 @@ def table(results: list[dict]) -> str:
              f"{'bwd':>7} {'update':>7} {'GFLOP/s':>8} {'speed-up':>8} {'peak GiB':>8} {'first s':>8}"]
     for r in results:
         s = r["stages"]
-        speedup = f"{r['speedup_vs_chapter']:.2f}x" if r["speedup_vs_chapter"] else "-"
+        speedup = f"{r['speedup_vs_unoptimized']:.2f}x" if r["speedup_vs_unoptimized"] else "-"
         lines.append(f"{r['backend']:7} {r['configuration']:22} {r['device'][:8]:8} {r['size'][0]:>4}x{r['size'][1]:<4} "
                      f"{r['seconds_per_step']:8.3f} {r['steps_per_second']:7.2f} {s['forward']:7.3f} {s['backward']:7.3f} "
                      f"{s['update']:7.4f} {r['gflops']:8.1f} {speedup:>8} {r.get('gpu_peak_gib', r['peak_rss_gib']):8.2f} "

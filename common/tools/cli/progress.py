@@ -54,7 +54,7 @@ def summary_line(result: TransferResult, output: Optional[Path]) -> str:
         return f"no step finished; wrote {output}"
     last = result.records[-1]
     # The first step pays for warm-up (and compilation with --compile): reported apart.
-    picture = (f"the picture as saved (clipped to [0, 1]): total {result.picture.total:.4g}" if result.picture
+    picture = (f"the picture as saved (clipped to [0, 1]): total {result.picture_loss.total:.4g}" if result.picture_loss
                else "the picture's loss was not computed" if result.interrupted or result.out_of_memory
                else "the picture's loss is not finite")
     notes = "".join(f"; {note}" for note in result.notes)

@@ -15,8 +15,11 @@ PROG = "compare.py"
 
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description="Compare the MXNet and PyTorch backends stage by stage.")
+    p.add_argument("--tabs", action="store_true",
+                   help="each backend as its tab of the chapter is written, and why the two differ (an ablation); "
+                        "without it both compute the project's same thing")
     p.add_argument("--recipe", choices=("project", "d2l"), default="project",
-                   help="project: both backends compute the same thing; d2l: each as its chapter tab does")
+                   help="the old spelling: --recipe d2l is --tabs")
     p.add_argument("--report", default="comparison", help="folder the report is written to")
     add_transfer_options(p, size=(150, 225), steps=100)
     p.add_argument("--timing-steps", type=whole, default=5, help="synchronised steps timed per backend")
@@ -26,6 +29,7 @@ def build_parser() -> OneLineParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    args.tabs = args.tabs or args.recipe == "d2l"
     written = write_report(args, say=lambda text: print(f"{PROG}: {text}", file=sys.stderr, flush=True))
     print(f"wrote {written['html']} (also {written['markdown'].name}, {written['json'].name})")
     return 0

@@ -24,7 +24,7 @@ from ..cli.options import config_from
 from ..io.downloads import sample_image
 from ..io.pictures import check_writable, load_rgb, save_image
 from ..io.weights import load_weights
-from . import plots, recipes, render, stages
+from . import plots, render, stages, tabs
 from .measure import largest_pixel_difference, machine, psnr, relative_gap
 
 LEFT, RIGHT = "mxnet", "torch"  # PyTorch's Adam is the reference convention: differences are MXNet - PyTorch
@@ -33,6 +33,7 @@ LEFT, RIGHT = "mxnet", "torch"  # PyTorch's Adam is the reference convention: di
 # report measures by how much). Timing uses each backend's default, fast configuration.
 PARITY = Execution(optimized=False)
 TITLE = "MXNet vs PyTorch: neural style transfer compared"
+WHAT = {False: "The project's computation, the same in both", True: "The chapter's two tabs as written"}
 
 
 class Backends:
@@ -67,14 +68,14 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     backends = Backends(args, 0)
     weights = backends.weights()
     config = config_from(args, image_size(content), weights)
-    if args.recipe == "d2l" and weights.network is not VGG19:
-        raise UserError(f"--recipe d2l runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
-                        f"{weights.network.title}: use --recipe project")
-    backends.last_layer = max(config.last_layer, *recipes.D2L_MXNET.style_layers, *recipes.D2L_MXNET.content_layers) \
-        if args.recipe == "d2l" else config.last_layer
+    if args.tabs and weights.network is not VGG19:
+        raise UserError(f"--tab d2l runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
+                        f"{weights.network.title}: use --tab project")
+    backends.last_layer = max(config.last_layer, *tabs.MXNET_TAB.style_layers, *tabs.MXNET_TAB.content_layers) \
+        if args.tabs else config.last_layer
     _check_memory(backends, args, config, content, style)
     left, right = backends.get(LEFT), backends.get(RIGHT)
-    if args.recipe == "d2l":
+    if args.tabs:
         _check_d2l_weights(backends, args)
     check_writable(folder / "report.md")  # after every other check: a refused run leaves no empty folder
 
@@ -88,15 +89,15 @@ def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[s
     blocks: list[render.Block] = []
     numbers: dict = {"settings": {**vars(args), "config": asdict(config)}}
     blocks.append(render.Para(
-        f"Recipe `{args.recipe}`, {config.describe()}, weights `{args.weights}` ({weights.convention.name} input "
+        f"{WHAT[args.tabs]}, {config.describe()}, weights `{args.weights}` ({weights.convention.name} input "
         f"convention), seed {args.seed}. "
         f"{left.framework} on {left.device}; {right.framework} on {right.device}. "
         f"Differences are {LEFT} minus {RIGHT}; relative ones are max |difference| / max |{RIGHT} value|."
         + (" The stage table uses these layers; the chapter runs below use each tab's own (see the ablation)."
-           if args.recipe == "d2l" else "")))
+           if args.tabs else "")))
     _stage_section(blocks, numbers, rows, left, right, layout_rows)
 
-    if args.recipe == "project":
+    if not args.tabs:
         runs = stages.trajectories(left, right, content, style, config, say)
         _trajectory_section(blocks, numbers, folder, runs, config)
         _pictures(blocks, numbers, folder, {m: (r[LEFT].image, r[RIGHT].image) for m, r in runs.items()}, "native")
@@ -180,11 +181,11 @@ def _check_d2l_weights(backends: Backends, args) -> None:
     chapter's two versions cannot be compared as written."""
     if args.weights != "imagenet":
         return
-    for name, recipe in (("torch", recipes.D2L_TORCH), ("mxnet", recipes.D2L_MXNET)):
+    for name, tab in (("torch", tabs.TORCH_TAB), ("mxnet", tabs.MXNET_TAB)):
         try:
-            backends.get(name, recipe.weights)
+            backends.get(name, tab.weights)
         except UserError as exc:
-            raise UserError(f"--recipe d2l runs each chapter tab with its own pretrained weights, and the {name} "
+            raise UserError(f"--tab d2l runs each chapter tab with its own pretrained weights, and the {name} "
                             f"tab's cannot be had: {exc}") from None
 
 
@@ -193,25 +194,25 @@ def _d2l(backends: Backends, paths: dict, config: TransferConfig, args, say: Cal
     # torchvision); with any other --weights both tabs use it, and that difference is absent.
     pretrained = args.weights == "imagenet"
 
-    def make(name: str, recipe: recipes.Recipe):
-        spec = recipe.weights if pretrained else None
+    def make(name: str, tab: tabs.Tab):
+        spec = tab.weights if pretrained else None
         try:
             return backends.get(name, spec)
         except UserError as exc:
-            say(f"skipping {recipe.weights} weights: {exc}")
+            say(f"skipping {tab.weights} weights: {exc}")
             return None
 
     cache: dict = {}
 
-    def read(recipe: recipes.Recipe):
-        if recipe.reader not in cache:
-            cache[recipe.reader] = tuple(recipe.read(paths[k], config.size) for k in ("content", "style"))
-        return cache[recipe.reader]
+    def read(tab: tabs.Tab):
+        if tab.reader not in cache:
+            cache[tab.reader] = tuple(tab.read(paths[k], config.size) for k in ("content", "style"))
+        return cache[tab.reader]
 
-    mx_recipe, pt_recipe = recipes.D2L_MXNET, recipes.D2L_TORCH
+    mx_tab, pt_tab = tabs.MXNET_TAB, tabs.TORCH_TAB
     if not pretrained:
-        mx_recipe, pt_recipe = replace(mx_recipe, weights=args.weights), replace(pt_recipe, weights=args.weights)
-    return stages.ablation(make, read, mx_recipe, pt_recipe, config, say)
+        mx_tab, pt_tab = replace(mx_tab, weights=args.weights), replace(pt_tab, weights=args.weights)
+    return stages.ablation(make, read, mx_tab, pt_tab, config, say)
 
 
 def _ablation_section(blocks, numbers, rows) -> None:
@@ -219,8 +220,8 @@ def _ablation_section(blocks, numbers, rows) -> None:
     blocks.append(render.Para(
         "Each row reruns the chapter's MXNet version with one of its differences from the PyTorch version removed "
         "(taken from the PyTorch version; epsilon removed = MXNet's Adam aligned to PyTorch's), against the PyTorch "
-        f"version as written. The MXNet tab: {recipes.D2L_MXNET.description}. "
-        f"The PyTorch tab: {recipes.D2L_TORCH.description}."))
+        f"version as written. The MXNet tab: {tabs.MXNET_TAB.description}. "
+        f"The PyTorch tab: {tabs.TORCH_TAB.description}."))
     table = []
     for r in rows:
         s1, fin = r.step1, r.final

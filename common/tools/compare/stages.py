@@ -1,5 +1,5 @@
 """MXNet against PyTorch on identical inputs: every stage, the training trajectories, the
-pictures, the time per stage, and (for ``--recipe d2l``) the ablation of the chapter's two
+pictures, the time per stage, and (for ``--tab d2l``) the ablation of the chapter's two
 versions. Everything here is measured; ``report.py`` lays it out and ``render.py`` writes it."""
 from __future__ import annotations
 
@@ -16,25 +16,25 @@ from common.transfer import transfer
 
 from ..bench.timing import time_steps
 from .measure import difference, psnr
-from .recipes import D2L_DIFFERENCES, Recipe, without
+from .tabs import TAB_DIFFERENCES, Tab, without
 
 NOISE = 0.1  # losses and gradients are compared at the content image plus N(0, NOISE) noise
 
 # The framework call behind each stage, shown beside its measured difference.
 CALLS: dict[str, dict[str, str]] = {
     "mxnet": {
-        "preprocess": "nd.broadcast_div(nd.broadcast_sub(img.transpose((2, 0, 1)).expand_dims(0), mean), std)",
+        "preprocess": "(np.expand_dims(img.transpose(2, 0, 1), 0) * scale - mean) / std",
         "features": "gluon vision.vgg19().features[i](x) (Activation('relu') is not in place)",
-        "gram": "nd.dot(x, x, transpose_b=True) / x.size",
-        "content": "nd.square(y_hat - y).mean()",
-        "style": "nd.square(gram(y_hat) - gram_y).mean()",
-        "tv": "nd.abs(nd.slice_axis(y, 2, 1, None) - nd.slice_axis(y, 2, 0, -1)).mean() ...",
+        "gram": "np.dot(x, x.T) / x.size",
+        "content": "np.square(y_hat - y).mean()",
+        "style": "np.square(gram(y_hat) - gram_y).mean()",
+        "tv": "np.abs(y[:, :, 1:, :] - y[:, :, :-1, :]).mean() ...",
         "total": "w_c * content + w_s * style + w_tv * tv",
         "backward": "with autograd.record(): ...; total.backward(); x.grad",
         "adam": "gluon.Trainer({x}, 'adam', {'learning_rate': lr, 'epsilon': 1e-8}).step(1)",
     },
     "torch": {
-        "preprocess": "(torch.from_numpy(img).permute(2, 0, 1)[None] - mean) / std",
+        "preprocess": "(torch.from_numpy(img).permute(2, 0, 1)[None] * scale - mean) / std",
         "features": "torchvision vgg19().features[i](x), clone() before ReLU(inplace=True)",
         "gram": "x @ x.T / x.numel()",
         "content": "torch.square(y_hat - y).mean()",
@@ -171,38 +171,38 @@ def trajectories(left: StyleBackend, right: StyleBackend, content: np.ndarray, s
     return runs
 
 
-def recipe_config(base: TransferConfig, recipe: Recipe) -> TransferConfig:
-    return replace(base, content_layers=recipe.content_layers, style_layers=recipe.style_layers,
-                   schedule=replace(base.schedule, lr=recipe.lr),
-                   adam=replace(base.adam, align_epsilon=recipe.align_epsilon)).validate()
+def tab_config(base: TransferConfig, tab: Tab) -> TransferConfig:
+    return replace(base, content_layers=tab.content_layers, style_layers=tab.style_layers,
+                   schedule=replace(base.schedule, lr=tab.lr),
+                   adam=replace(base.adam, align_epsilon=tab.align_epsilon)).validate()
 
 
-def ablation(make: Callable[[str, Recipe], Optional[StyleBackend]], read: Callable[[Recipe], tuple[np.ndarray, np.ndarray]],
-             mxnet: Recipe, torch: Recipe, base: TransferConfig,
+def ablation(make: Callable[[str, Tab], Optional[StyleBackend]], read: Callable[[Tab], tuple[np.ndarray, np.ndarray]],
+             mxnet: Tab, torch: Tab, base: TransferConfig,
              say: Callable[[str], None] = lambda _: None) -> tuple[dict[str, Run], list[AblationRow]]:
     """The chapter's two versions, then the MXNet one with one difference at a time taken from
     the PyTorch one, then with all of them: step-1 losses, final losses, PSNR between outputs.
 
-    ``make(name, recipe)`` returns a backend with the recipe's weights (None if they cannot be
-    had), ``read(recipe)`` the content and style images resized the recipe's way."""
+    ``make(name, tab)`` returns a backend with the tab's weights (None if they cannot be
+    had), ``read(tab)`` the content and style images resized the tab's way."""
     torch_backend = make("torch", torch)
     say(f"training the chapter's PyTorch version, {base.schedule.steps} steps")
-    reference = Run.of(torch_backend, "d2l", transfer(torch_backend, *read(torch), recipe_config(base, torch)))
+    reference = Run.of(torch_backend, "d2l", transfer(torch_backend, *read(torch), tab_config(base, torch)))
     chapter: dict[str, Run] = {"torch": reference}
     rows: list[AblationRow] = []
-    cases = [("nothing (the chapter as written)", ())] + list(D2L_DIFFERENCES.items())
-    cases.append(("all five", tuple(f for fields in D2L_DIFFERENCES.values() for f in fields)))
+    cases = [("nothing (the chapter as written)", ())] + list(TAB_DIFFERENCES.items())
+    cases.append(("all five", tuple(f for fields in TAB_DIFFERENCES.values() for f in fields)))
     for label, fields in cases:
-        recipe = without(mxnet, torch, fields)
-        if fields and recipe == mxnet:  # e.g. both already use --weights random: nothing to remove
+        tab = without(mxnet, torch, fields)
+        if fields and tab == mxnet:  # e.g. both already use --weights random: nothing to remove
             rows.append(AblationRow(label, {}, {}, float("nan"), "no difference in this run (same setting in both)"))
             continue
-        backend = make("mxnet", recipe)
+        backend = make("mxnet", tab)
         if backend is None:
-            rows.append(AblationRow(label, {}, {}, float("nan"), f"weights {recipe.weights!r} unavailable"))
+            rows.append(AblationRow(label, {}, {}, float("nan"), f"weights {tab.weights!r} unavailable"))
             continue
         say(f"training the chapter's MXNet version with {label} removed, {base.schedule.steps} steps")
-        run = Run.of(backend, label, transfer(backend, *read(recipe), recipe_config(base, recipe)))
+        run = Run.of(backend, label, transfer(backend, *read(tab), tab_config(base, tab)))
         if not fields:
             chapter["mxnet"] = run
         rows.append(AblationRow(label, {"mxnet": run.first, "torch": reference.first},

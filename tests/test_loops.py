@@ -1,0 +1,64 @@
+"""lesson/loop_mxnet.py and lesson/loop_torch.py, the two plain loops: the same structure line for
+line, and each gives its backend's losses step by step (the project's recipe, written directly
+in the framework)."""
+from __future__ import annotations
+
+import ast
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from common.config import Execution, Schedule, TransferConfig
+from common.registry import load_backend
+from common.transfer import transfer
+from common.weights import random_weights
+
+from .conftest import require, synthetic_image
+
+ROOT = Path(__file__).resolve().parents[1]
+SIZE = (40, 56)
+
+
+def loop(name: str):
+    spec = importlib.util.spec_from_file_location(f"loop_{name}", ROOT / "lesson" / f"loop_{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_two_loops_have_the_same_structure_line_for_line():
+    trees = {name: ast.parse((ROOT / "lesson" / f"loop_{name}.py").read_text()) for name in ("mxnet", "torch")}
+    shapes = {name: [(type(node).__name__, getattr(node, "name", None), len(getattr(node, "body", [])))
+                     for node in tree.body] for name, tree in trees.items()}
+    assert shapes["mxnet"] == shapes["torch"]  # the same functions, in the same order, as many statements
+    lines = {name: (ROOT / "lesson" / f"loop_{name}.py").read_text().splitlines() for name in ("mxnet", "torch")}
+    assert len(lines["mxnet"]) == len(lines["torch"])  # so that diff pairs line with line
+    same = sum(a == b for a, b in zip(lines["mxnet"], lines["torch"]))
+    assert same >= 0.45 * len(lines["mxnet"]), same  # the rest is what the frameworks do differently
+
+
+@pytest.mark.parametrize("name", ["mxnet", "torch"])
+def test_each_loop_gives_its_backend_s_losses(tmp_path, name):
+    require(name)
+    from common.tools.io.weights import save_npz
+
+    weights = random_weights(0)
+    path = save_npz(weights, tmp_path / "vgg19.npz")
+    for file, seed in (("content.png", 1), ("style.png", 2)):
+        Image.fromarray((synthetic_image(seed, (48, 64), noise=0.0) * 255).astype(np.uint8)).save(tmp_path / file)
+    plain = loop(name)
+    features = plain.network(str(path), 29)
+    content = plain.preprocess(plain.read(tmp_path / "content.png", SIZE))
+    style = plain.preprocess(plain.read(tmp_path / "style.png", SIZE))
+    _, totals = plain.train(features, content, style, steps=6)
+
+    # The backend in NCHW (PyTorch's default channels_last picks other kernels), the style stretched
+    # to the content's size as the loops (and the chapter) do.
+    backend = load_backend(name)(weights, last_layer=29, device="cpu", execution=Execution(optimized=False))
+    images = [np.asarray(Image.open(tmp_path / f)) for f in ("content.png", "style.png")]
+    config = TransferConfig(size=SIZE, style_fit="stretch", schedule=Schedule(steps=6))
+    expected = [r.total for r in transfer(backend, *images, config).records]
+    np.testing.assert_allclose(totals, expected, rtol=1e-5)
