@@ -100,7 +100,7 @@ class Scales:
     size. Every size before the last runs ``steps`` steps; Adam starts each of them at ``lr``
     (the first size at the schedule's own rate) and carries its moments up or resets them."""
 
-    # Measured (README, "Coarse to fine"): factor 2 beat sqrt(2) with one more size, 50 steps per
+    # Measured (docs/quality.md, "Coarse to fine"): factor 2 beat sqrt(2) with one more size, 50 steps per
     # smaller size did as well as 100, lr 0.05 beat 0.1 and 0.3, and resetting Adam's moments beat
     # resizing them (7.4x vs 5.8x the chapter's speed to its picture loss at 150x225).
     count: int = 1  # 1: the chapter, one size

@@ -89,7 +89,7 @@ def train(features, content, style, steps, lr=0.3):
         total.backward()
         optimizer.step()
         scheduler.step()  # after the update: the new rate applies from the next one
-        totals.append(float(total))  # PyTorch on the CPU is synchronous: the value is there
+        totals.append(total.item())  # PyTorch on the CPU is synchronous: the value is there
     return x.detach(), totals
 
 

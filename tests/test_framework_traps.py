@@ -1,65 +1,31 @@
 """The framework differences this project works around, each demonstrated and measured, so a
-reader can see that the trap is real and that the backends avoid it."""
+reader can see that the trap is real and that the backends avoid it. The trap code itself is
+lesson/traps.py, which the lesson runs too: what the lesson shows is what is asserted here."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from common.config import AdamSettings
+from lesson import traps
 
 from . import reference as ref
 from .conftest import require
 
 
-GRADS = [np.random.default_rng(t).standard_normal(500) * 10.0 ** np.random.default_rng(99 + t).uniform(-9, -3, 500)
-         for t in range(20)]  # spread over 1e-9 .. 1e-3, like this problem's pixel gradients
-
-
-def _gluon_adam(grads, align: bool) -> np.ndarray:
-    import mxnet as mx
-    from mxnet import autograd, gluon, nd
-
-    from backends.mxnet.optimizer import make_trainer, prepare_update
-
-    adam = AdamSettings(align_epsilon=align)
-    p = gluon.Parameter("w", shape=(len(grads[0]),), dtype="float64")
-    p.initialize(mx.init.Zero(), ctx=mx.cpu())
-    trainer = make_trainer([p], adam, lr=0.3)
-    for t, g in enumerate(grads, start=1):
-        with autograd.record():
-            loss = (p.data() * nd.array(g, dtype="float64")).sum()  # d loss / d w = g
-        loss.backward()
-        prepare_update(trainer, adam, t)
-        trainer.step(1)
-    return p.data().asnumpy()
-
-
 def test_mxnet_adam_is_the_uncorrected_form_and_aligned_equals_the_corrected_one():
     """(MXNet's adam_update takes lr and epsilon as float32 operator parameters, hence 1e-4.)"""
     require("mxnet")
-    corrected = ref.adam_corrected(np.zeros(500), GRADS, lr=0.3)
-    uncorrected = ref.adam_uncorrected(np.zeros(500), GRADS, lr=0.3)
-    gluon_plain = _gluon_adam(GRADS, align=False)
+    corrected = ref.adam_corrected(np.zeros(500), traps.GRADIENTS, lr=0.3)
+    uncorrected = ref.adam_uncorrected(np.zeros(500), traps.GRADIENTS, lr=0.3)
+    gluon_plain = traps.gluon_adam()
     assert ref.relative_error(gluon_plain, uncorrected) < 1e-4
     assert ref.relative_error(gluon_plain, corrected) > 0.05  # tiny gradients move much less
-    assert ref.relative_error(_gluon_adam(GRADS, align=True), corrected) < 1e-4
-
-
-def _torch_adam(grads) -> np.ndarray:
-    import torch
-
-    w = torch.zeros(len(grads[0]), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.Adam([w], lr=0.3)
-    for g in grads:
-        optimizer.zero_grad()
-        (w * torch.from_numpy(g)).sum().backward()
-        optimizer.step()
-    return w.detach().numpy()
+    assert ref.relative_error(traps.gluon_adam(align=True), corrected) < 1e-4
 
 
 def test_torch_adam_is_the_corrected_form():
     require("torch")
-    assert ref.relative_error(_torch_adam(GRADS), ref.adam_corrected(np.zeros(500), GRADS, lr=0.3)) < 1e-6
+    assert ref.relative_error(traps.torch_adam(), ref.adam_corrected(np.zeros(500), traps.GRADIENTS, lr=0.3)) < 1e-6
 
 
 def test_the_two_frameworks_adams_differ_unless_mxnet_s_epsilon_is_aligned():
@@ -67,102 +33,83 @@ def test_the_two_frameworks_adams_differ_unless_mxnet_s_epsilon_is_aligned():
     as is and with the project's alignment (backends/mxnet/optimizer.py)."""
     require("torch")
     require("mxnet")
-    torch_w = _torch_adam(GRADS)
-    assert ref.relative_error(_gluon_adam(GRADS, align=False), torch_w) > 0.05
-    assert ref.relative_error(_gluon_adam(GRADS, align=True), torch_w) < 1e-4
+    torch_w = traps.torch_adam()
+    assert ref.relative_error(traps.gluon_adam(), torch_w) > 0.05
+    assert ref.relative_error(traps.gluon_adam(align=True), torch_w) < 1e-4
 
 
 def test_torchvision_inplace_relu_aliases_stored_conv_outputs():
     """The chapter's PyTorch loop stores a conv output and runs the next layer: with
     ReLU(inplace=True) the stored tensor becomes the ReLU output."""
     require("torch")
-    import torch
-    import torchvision
-
-    torch.manual_seed(0)
-    features = torchvision.models.vgg19(weights=None).features[:3].eval()
-    x = torch.randn(1, 3, 16, 16)
-    stored = []
-    with torch.no_grad():
-        y = x
-        for layer in features:
-            y = layer(y)
-            stored.append(y)  # the chapter's way
-        conv_out = features[0](x)
-    assert conv_out.min() < 0
-    assert torch.equal(stored[0], torch.relu(conv_out))  # silently post-ReLU
-    assert not torch.equal(stored[0], conv_out)
+    seen = traps.inplace_relu()
+    assert seen["conv_min"] < 0  # so that a ReLU changes it
+    assert seen["stored_is_relu"] and not seen["stored_is_conv"]  # silently post-ReLU
 
 
 def test_mxnet_maxpool_gradient_is_wrong_outside_training_mode():
     """MXNet 1.9.1 with oneDNN: MaxPool2D under autograd.record(train_mode=False) sends the
     gradient to the wrong pixels, so the backend records in training mode."""
     require("mxnet")
-    from mxnet import autograd, gluon, nd
-
-    pool = gluon.nn.MaxPool2D(strides=2)
-    data = np.random.default_rng(0).standard_normal((1, 4, 6, 6)).astype(np.float32)
-    # Reference: the gradient of sum(maxpool(x)^2) is 2*max at each window's argmax.
-    windows = data.reshape(1, 4, 3, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(1, 4, 3, 3, 4)
-    expected = np.zeros_like(data)
-    arg = windows.argmax(-1)
-    for c in range(4):
-        for i in range(3):
-            for j in range(3):
-                k = arg[0, c, i, j]
-                expected[0, c, 2 * i + k // 2, 2 * j + k % 2] = 2 * windows[0, c, i, j, k]
-    grads = {}
-    for train_mode in (True, False):
-        x = nd.array(data)
-        x.attach_grad()
-        with autograd.record(train_mode=train_mode):
-            loss = (pool(x) ** 2).sum()
-        loss.backward()
-        grads[train_mode] = x.grad.asnumpy()
-    np.testing.assert_allclose(grads[True], expected, rtol=1e-6)
-    assert np.abs(grads[False] - expected).max() > 1.0  # wrong, not merely imprecise
+    errors = traps.maxpool_gradient()
+    assert errors[True] < 1e-5
+    assert errors[False] > 1.0  # wrong, not merely imprecise
 
 
 def test_mxnet_trainer_batch_size_rescales_the_gradient_like_a_larger_epsilon():
     """Trainer.step(n) divides gradients by n before Adam; Adam is scale-invariant but for
     epsilon, so step(n) acts like epsilon * n: with tiny gradients the update shrinks."""
     require("mxnet")
-    import mxnet as mx
-    from mxnet import autograd, gluon
-
-    def first_update(batch_size: int, grad: float) -> float:
-        p = gluon.Parameter("w", shape=(1,))
-        p.initialize(mx.init.Zero(), ctx=mx.cpu())
-        trainer = gluon.Trainer([p], "adam", {"learning_rate": 0.1})
-        with autograd.record():
-            loss = (p.data() * grad).sum()
-        loss.backward()
-        trainer.step(batch_size)
-        return float(p.data().asscalar())
-
-    assert first_update(1, 1.0) == pytest.approx(-0.1, rel=1e-5)
-    assert first_update(100, 1.0) == pytest.approx(-0.1, rel=1e-4)  # large gradient: the scale cancels
-    one, hundred = first_update(1, 1e-7), first_update(100, 1e-7)
-    assert abs(hundred) < 0.2 * abs(one)  # tiny gradient: epsilon dominates once rescaled
+    first = traps.trainer_step_scale()
+    assert first[(1, 1.0)] == pytest.approx(-0.1, rel=1e-5)
+    assert first[(100, 1.0)] == pytest.approx(-0.1, rel=1e-4)  # large gradient: the scale cancels
+    assert abs(first[(100, 1e-7)]) < 0.2 * abs(first[(1, 1e-7)])  # tiny gradient: epsilon dominates once rescaled
 
 
 def test_torch_accumulates_gradients_unless_zeroed_and_gluon_overwrites():
     require("torch")
     require("mxnet")
-    import torch
-    from mxnet import autograd, nd
+    seen = traps.gradients_twice()
+    assert seen["torch"] == [4.0, 4.0, 4.0]  # summed over both backward passes
+    assert seen["mxnet"] == [2.0, 2.0, 2.0]  # overwritten
 
-    t = torch.ones(3, requires_grad=True)
-    for _ in range(2):
-        (2 * t).sum().backward()
-    assert t.grad.tolist() == [4.0, 4.0, 4.0]  # summed over both backward passes
-    m = nd.ones(3)
-    m.attach_grad()  # grad_req='write' by default
-    for _ in range(2):
-        with autograd.record():
-            y = (2 * m).sum()
-        y.backward()
-    assert m.grad.asnumpy().tolist() == [2.0, 2.0, 2.0]  # overwritten
+
+def test_gluon_defers_the_input_channels_until_the_first_forward():
+    require("torch")
+    require("mxnet")
+    shapes = traps.deferred_shapes()
+    assert shapes["gluon before"] == (64, -1, 3, 3)  # -1: not known yet (NumPy semantics; nd wrote 0)
+    assert shapes["gluon after"] == shapes["torch"] == (64, 3, 3, 3)
+
+
+def test_mxnet_returns_before_its_work_is_done_and_torch_on_the_cpu_does_not():
+    """Not a timing target: the property is that MXNet's call returns while the products are
+    still queued (a small fraction of the time they take), PyTorch's only once they are done."""
+    require("torch")
+    require("mxnet")
+    mx, pt = traps.mxnet_timing(), traps.torch_timing()
+    assert mx["returned"] < 0.25 * mx["done"]
+    assert pt["returned"] > 0.75 * pt["done"]
+
+
+def test_numpy_semantics_recording_and_no_grad_are_per_thread():
+    """Why the backends switch set_np on in every thread that calls them, and why a thread the
+    PyTorch side starts is never in MXNet's dialect."""
+    require("torch")
+    require("mxnet")
+    assert traps.mxnet_thread_state() == {"np here": True, "np in a new thread": False,
+                                          "recording here": True, "recording in a new thread": False}
+    assert traps.torch_thread_state() == {"grad here": False, "grad in a new thread": True}
+
+
+def test_gluon_parameter_names_depend_on_the_process_but_saved_names_do_not(tmp_path):
+    require("torch")
+    require("mxnet")
+    seen = traps.parameter_names(tmp_path)
+    assert seen["collect_params, first"] != seen["collect_params, second"]  # a process-wide counter
+    assert seen["save_parameters"] == ["0.bias", "0.weight", "2.bias", "2.weight"]
+    assert seen["state_dict"] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert seen["gluon restored"] and seen["torch restored"]
 
 
 def test_chapter_resizes_differ_and_torchvision_on_pil_is_pillow_bilinear(tmp_path):
@@ -170,56 +117,23 @@ def test_chapter_resizes_differ_and_torchvision_on_pil_is_pillow_bilinear(tmp_pa
     width first; its PyTorch tab with torchvision's Resize on a PIL image (antialiased)."""
     require("torch")
     require("mxnet")
-    from PIL import Image
-
-    from backends.mxnet.chapter import read_image as mxnet_chapter
-    from backends.torch.chapter import read_image as torch_chapter
-    from common.tools.io.pictures import read_image
-
-    rng = np.random.default_rng(0)
-    fine = (rng.random((120, 180, 3)) > 0.5).astype(np.uint8) * 255  # detail finer than the target grid
-    Image.fromarray(fine).save(tmp_path / "fine.png")
-    size = (30, 40)  # (height, width): a 4x/4.5x reduction
-    opencv, pil, ours = (f(tmp_path / "fine.png", size) for f in (mxnet_chapter, torch_chapter, read_image))
-    assert opencv.shape == pil.shape == ours.shape == (30, 40, 3)
-    np.testing.assert_array_equal(pil, ours)  # the project's resize is what torchvision does on PIL
+    seen = traps.chapter_resizes(tmp_path)
+    assert seen["shapes"] == [(30, 40, 3)] * 3
+    assert seen["pillow is the project's"]  # the project's resize is what torchvision does on PIL
     # without antialiasing, OpenCV samples a few source pixels: the noise survives; Pillow averages it away
-    assert opencv.std() > 2 * pil.std()
-    assert np.abs(opencv - pil).max() > 0.3
+    assert seen["opencv std"] > 2 * seen["pillow std"]
+    assert seen["largest difference"] > 0.3
 
 
 def test_lr_decay_stepped_in_the_wrong_place_is_off_by_one_update():
     """StepLR.step() belongs after optimizer.step(); stepping it before shifts every decay one
     update early. The project computes the rate from the 0-based step index instead."""
     require("torch")
-    import torch
-
     from common.config import Schedule
 
-    def rates(scheduler_first: bool) -> list[float]:
-        w = torch.zeros(1, requires_grad=True)
-        optimizer = torch.optim.Adam([w], lr=0.3)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
-        used = []
-        for _ in range(7):
-            if scheduler_first:
-                scheduler.step()
-            used.append(optimizer.param_groups[0]["lr"])
-            w.sum().backward()
-            optimizer.step()
-            if not scheduler_first:
-                scheduler.step()
-        return used
-
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # torch warns about exactly this misuse
-        early = rates(scheduler_first=True)
-    right = rates(scheduler_first=False)
     schedule = Schedule(steps=7, lr=0.3, decay_every=3, decay_factor=0.5)
-    assert right == pytest.approx([schedule.lr_at(step) for step in range(7)])
-    assert early == pytest.approx([0.3, 0.3, 0.15, 0.15, 0.15, 0.075, 0.075])  # each decay one update early
+    assert traps.decay_rates(scheduler_first=False) == pytest.approx([schedule.lr_at(step) for step in range(7)])
+    assert traps.decay_rates(scheduler_first=True) == pytest.approx([0.3, 0.3, 0.15, 0.15, 0.15, 0.075, 0.075])
 
 
 def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):

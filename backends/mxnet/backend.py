@@ -27,7 +27,7 @@ from .vgg import FeatureTaps, build_features
 # tests/test_framework_traps.py). Record in training mode, and take targets in it too.
 TRAINING_MODE = True
 
-UNSUPPORTED = "the MXNet backend runs fp32 only and has no compile step (bf16: see README)"
+UNSUPPORTED = "the MXNet backend runs fp32 only and has no compile step (bf16: see docs/speed.md)"
 
 
 class MXNetBackend(StyleBackend):

@@ -6,8 +6,9 @@ import warnings
 from typing import Sequence
 
 import mxnet as mx
-from mxnet import gluon, np, npx
+from mxnet import gluon, np
 from mxnet.gluon.model_zoo import vision
+from mxnet.util import use_np  # npx has set_np, but its decorator twin lives in mxnet.util
 
 from common.weights import Weights
 
@@ -40,7 +41,7 @@ def build_features(weights: Weights, last_layer: int, ctx: mx.Context,
 warnings.filterwarnings("ignore", message=r"Parameter .* is not used by any computation", category=UserWarning)
 
 
-@npx.use_np  # NumPy semantics inside the block's own methods, whichever thread calls them
+@use_np  # NumPy semantics inside the block's own methods, whichever thread calls them
 class FeatureTaps(gluon.HybridBlock):
     """Runs ``features`` once and returns the outputs at ``layers`` (in that order)."""
 

@@ -192,7 +192,7 @@ def check_capabilities(args: argparse.Namespace, backend_class: type[StyleBacken
     precision: Optional[str] = getattr(args, "precision", "fp32")
     if precision not in backend_class.precisions:
         raise UserError(f"--precision {precision}: the {name} backend runs {', '.join(backend_class.precisions)} "
-                        f"only (see the README's Speed section)")
+                        f"only (see docs/speed.md)")
     if getattr(args, "compile", False) and not backend_class.compiles:
         raise UserError(f"--compile: the {name} backend has no compile step (its blocks are hybridized already)")
     if args.device == "gpu":

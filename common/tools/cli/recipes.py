@@ -6,7 +6,7 @@ import argparse
 from typing import Optional, Sequence
 
 # "chapter" is the chapter's algorithm, every default as it is. "fast" is the method that reached
-# the chapter's picture quality soonest in ``bench.py quality`` (README, "Time to quality"): Adam
+# the chapter's picture quality soonest in ``bench.py quality`` (docs/quality.md, "Time to quality"): Adam
 # kept inside [0, 1], two sizes a factor 2 apart, moments reset between them, the second size at
 # the convention's --scale-lr (0.05 for torchvision's).
 RUN_RECIPES: dict[str, dict[str, object]] = {
