@@ -291,9 +291,11 @@ def test_ctrl_c_stops_every_worker_replacements_included(collection, capsys):
     from common.tools.batch.main import build_parser
     from common.tools.batch.manifest import Manifest
     from common.tools.batch.pairs import name_outputs
+    from common.tools.io.weights import described
 
     args = build_parser().parse_args(["--content", str(collection / "photos"), "--style", str(collection / "paintings"),
                                       "--out", str(collection / "out"), "--workers", "2", *TINY])
+    args.described = described(args.weights, args.network, args.seed, args.weights_convention)  # as the driver does
     photos, paintings = sorted((collection / "photos").iterdir()), sorted((collection / "paintings").iterdir())
     pairs = name_outputs([(c, s) for c in photos for s in paintings], collection / "out")
     ray = FakeRay()

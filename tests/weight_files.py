@@ -95,12 +95,14 @@ def write_gluon(weights: Weights, path: Path) -> Path:
     import mxnet as mx
     from mxnet.gluon.model_zoo import vision
 
-    net = {"vgg16": vision.vgg16, "vgg19": vision.vgg19}[weights.network.name](pretrained=False)
-    net.initialize()
-    net(mx.nd.zeros((1, 3, 32, 32)))  # deferred shapes: one forward pass sets them
-    for index, layer in enumerate(net.features):
-        if isinstance(layer, mx.gluon.nn.Conv2D):
-            layer.weight.set_data(mx.nd.array(weights[f"features.{index}.weight"]))
-            layer.bias.set_data(mx.nd.array(weights[f"features.{index}.bias"]))
-    net.save_parameters(str(path))
+    # NumPy semantics are per thread and earlier tests may have switched them on here: say which.
+    with mx.util.np_shape(True), mx.util.np_array(True):
+        net = {"vgg16": vision.vgg16, "vgg19": vision.vgg19}[weights.network.name](pretrained=False)
+        net.initialize()
+        net(mx.np.zeros((1, 3, 32, 32)))  # deferred shapes: one forward pass sets them
+        for index, layer in enumerate(net.features):
+            if isinstance(layer, mx.gluon.nn.Conv2D):
+                layer.weight.set_data(mx.np.array(weights[f"features.{index}.weight"]))
+                layer.bias.set_data(mx.np.array(weights[f"features.{index}.bias"]))
+        net.save_parameters(str(path))
     return path

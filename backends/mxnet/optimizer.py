@@ -42,7 +42,8 @@ def get_state(trainer: gluon.Trainer) -> tuple[int, np.ndarray | None, np.ndarra
 def set_state(trainer: gluon.Trainer, step: int, mean: np.ndarray, var: np.ndarray) -> None:
     # What the updater's first call would create, filled in; t drives Adam's bias corrections.
     updater = trainer._updaters[0]
-    updater.states[0] = (mean, var)
+    # MXNet's Adam is a legacy operator: under set_np its state must still be legacy NDArrays.
+    updater.states[0] = (mean.as_nd_ndarray(), var.as_nd_ndarray())
     updater.states_synced[0] = True
     trainer._optimizer._index_update_count[0] = step
     trainer._optimizer.num_update = step
