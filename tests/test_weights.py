@@ -166,6 +166,24 @@ WRITERS = {
 NEEDS = {"torchvision state_dict": "torch", "gluon save_parameters": "mxnet"}
 
 
+@pytest.mark.parametrize("saved_under_np", [False, True], ids=["saved legacy", "saved under set_np"])
+@pytest.mark.parametrize("read_under_np", [False, True], ids=["read legacy", "read under set_np"])
+def test_a_gluon_file_reads_whatever_semantics_it_was_saved_and_is_read_under(tmp_path, saved_under_np,
+                                                                             read_under_np):
+    """MXNet loads a file only under the semantics it was saved with; the chapter saves under
+    set_np, older code in legacy mode, and the reading thread may be in either."""
+    require("mxnet")
+    import mxnet as mx
+
+    weights = random_weights(4, network=VGG16)
+    path = weight_files.write_gluon(weights, tmp_path / "vgg.params", numpy_semantics=saved_under_np)
+    with weight_files.numpy_semantics_in_this_thread(read_under_np):
+        loaded = load_weights(str(path))
+        assert mx.util.is_np_array() is read_under_np  # the caller's semantics are kept
+    for key in weights:
+        np.testing.assert_array_equal(loaded[key], weights[key])
+
+
 @pytest.mark.parametrize("network", [VGG16, VGG19], ids=["vgg16", "vgg19"])
 @pytest.mark.parametrize("kind", list(WRITERS))
 def test_every_format_reads_to_the_same_neutral_weights(tmp_path, kind, network):

@@ -5,6 +5,8 @@ whose names are dataset paths; a whole model under ``model_weights``), Keras 3 `
 (``layers/<name>/vars/0`` and ``vars/1``), torchvision ``state_dict`` files and Gluon ``.params``."""
 from __future__ import annotations
 
+import contextlib
+
 from pathlib import Path
 
 import h5py
@@ -90,19 +92,33 @@ def write_torch(weights: Weights, path: Path) -> Path:
     return path
 
 
-def write_gluon(weights: Weights, path: Path) -> Path:
-    """A Gluon model zoo VGG's ``save_parameters`` file, from the model zoo's own architecture."""
+@contextlib.contextmanager
+def numpy_semantics_in_this_thread(on: bool):
+    """MXNet's NumPy semantics on or off for this thread within the block (shape semantics go on
+    before array semantics and off after them: MXNet refuses the other order)."""
+    import mxnet as mx
+
+    outer, inner = (mx.util.np_shape(on), mx.util.np_array(on)) if on else (mx.util.np_array(on), mx.util.np_shape(on))
+    with outer, inner:
+        yield
+
+
+def write_gluon(weights: Weights, path: Path, numpy_semantics: bool = True) -> Path:
+    """A Gluon model zoo VGG's ``save_parameters`` file, from the model zoo's own architecture,
+    saved under the chapter's NumPy semantics or in legacy mode (the file records which)."""
     import mxnet as mx
     from mxnet.gluon.model_zoo import vision
 
-    # NumPy semantics are per thread and earlier tests may have switched them on here: say which.
-    with mx.util.np_shape(True), mx.util.np_array(True):
+    # Said explicitly: the semantics are per thread, and earlier tests may have switched them on.
+    on = numpy_semantics
+    array = mx.np if on else mx.nd
+    with numpy_semantics_in_this_thread(on):
         net = {"vgg16": vision.vgg16, "vgg19": vision.vgg19}[weights.network.name](pretrained=False)
         net.initialize()
-        net(mx.np.zeros((1, 3, 32, 32)))  # deferred shapes: one forward pass sets them
+        net(array.zeros((1, 3, 32, 32)))  # deferred shapes: one forward pass sets them
         for index, layer in enumerate(net.features):
             if isinstance(layer, mx.gluon.nn.Conv2D):
-                layer.weight.set_data(mx.np.array(weights[f"features.{index}.weight"]))
-                layer.bias.set_data(mx.np.array(weights[f"features.{index}.bias"]))
+                layer.weight.set_data(array.array(weights[f"features.{index}.weight"]))
+                layer.bias.set_data(array.array(weights[f"features.{index}.bias"]))
         net.save_parameters(str(path))
     return path

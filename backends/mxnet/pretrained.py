@@ -38,13 +38,31 @@ def fetch(source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
             if isinstance(layer, gluon.nn.Conv2D) for kind in ("weight", "bias")}
 
 
+def _load(path: Path) -> dict:
+    """The arrays of a ``save_parameters`` file. A file keeps the semantics it was saved under —
+    legacy, or the chapter's ``npx.set_np()`` — and MXNet loads it only under the same ones:
+    legacy first, then NumPy's (which loading wants switched on as set_np does), the caller's
+    semantics restored. Arrays only: no code runs."""
+    with mx.util.np_array(False), mx.util.np_shape(False):  # array semantics off before shape's
+        try:
+            return mx.nd.load(str(path))
+        except mx.MXNetError as exc:
+            if "np shape semantics" not in str(exc):
+                raise
+    was_on = mx.util.is_np_shape() and mx.util.is_np_array()
+    mx.npx.set_np()
+    try:
+        return mx.npx.load(str(path))
+    finally:
+        if not was_on:
+            mx.npx.reset_np()
+
+
 def read_parameters(path: Path) -> dict[str, np.ndarray]:
     """A Gluon ``.params`` file (``save_parameters``: keys ``features.0.weight``, ...; or older
     prefixed names such as ``vgg0_conv0_weight``): its 3x3 convolutions in name order, each with
     the bias of the same name. Dense layers (whole models) are left out."""
-    # Gluon writes its own binary format, or (under NumPy semantics, npx.set_np) a NumPy .npz;
-    # npx.load reads both. Arrays only: no code runs.
-    loaded = mx.npx.load(str(path))
+    loaded = _load(path)
     if not isinstance(loaded, dict):
         raise WeightsError(f"{path} holds a list of arrays without names, not a Gluon model's parameters")
     kernels = sorted((k for k, v in loaded.items() if v.ndim == 4 and tuple(v.shape[2:]) == (3, 3)),
