@@ -60,7 +60,7 @@ def extract(features, x, layers):  # the outputs at ``layers``
 def gram(y):
     c = y.shape[1]
     x = y.reshape(c, -1)
-    return np.dot(x, x.T) / x.size
+    return np.dot(x, x.T) / x.size  # x.T is a copy here (a view in PyTorch); the backend avoids it
 
 
 def tv_loss(y):

