@@ -161,6 +161,17 @@ display(Markdown(show.table(["layer", "Gram, relative difference"],
                              for i, a, b in zip(layers[1:], ys_mx[1:], ys_pt[1:])])))
 
 # %% [markdown]
+# One difference hides in `x.T`. PyTorch's is a view of `x`; MXNet's NumPy interface makes a new
+# array, so the chapter's `np.dot(x, x.T)` copies every feature map, and under `autograd.record`
+# its gradient too. The project's MXNet backend writes the Gram matrix with the legacy
+# `nd.dot(f, f, transpose_b=True)` (on `f = x.as_nd_ndarray()`, a view that autograd records
+# through), which reads `x` in place and gives the same matrix to rounding; on the whole run the
+# copy had cost about 30 % more memory per pixel (`docs/differences.md`).
+
+# %%
+display(Markdown(show.table(["x.T", "measured"], list(traps.transpose_copies().items()))))
+
+# %% [markdown]
 # ## 5. The losses
 #
 # The same three terms, weighted 1, 1e4 and 10 (the chapter writes `style_weight = 1e3` and then

@@ -148,6 +148,28 @@ def inplace_relu() -> dict[str, float | bool]:
             "stored_is_conv": bool(torch.equal(stored[0], conv))}
 
 
+def transpose_copies() -> dict[str, object]:
+    """Whether writing into ``x.T`` changes ``x``: PyTorch's ``.T`` is a view, ``mxnet.np``'s a new
+    array. So the chapter's ``np.dot(x, x.T)`` copies each feature map (and, recorded, its
+    gradient); the legacy ``nd.dot(f, f, transpose_b=True)`` reads ``x`` in place and gives the
+    same Gram matrix to rounding."""
+    mx = _mxnet()
+    import torch
+    from mxnet import np
+
+    x_mx, x_pt = np.zeros((2, 3)), torch.zeros(2, 3)
+    view_mx, view_pt = x_mx.T, x_pt.T
+    view_mx[0, 1] = 1.0
+    view_pt[0, 1] = 1.0
+    features = np.array(onp.random.default_rng(0).random((64, 500), onp.float32))
+    flat = features.as_nd_ndarray()
+    chapter, legacy = np.dot(features, features.T), mx.nd.dot(flat, flat, transpose_b=True).as_np_ndarray()
+    return {"MXNet: writing x.T changed x": bool(x_mx[1, 0] == 1.0),
+            "PyTorch: writing x.T changed x": bool(x_pt[1, 0] == 1.0),
+            "Gram, nd.dot with transpose_b against np.dot(x, x.T), relative difference":
+                float(onp.abs((legacy - chapter).asnumpy()).max() / onp.abs(chapter.asnumpy()).max())}
+
+
 def maxpool_gradient() -> dict[bool, float]:
     """The largest error of MXNet's MaxPool2D gradient against NumPy's, recording with
     ``train_mode`` True and False (MXNet 1.9.1 with oneDNN gets the second wrong)."""

@@ -47,6 +47,15 @@ def test_torchvision_inplace_relu_aliases_stored_conv_outputs():
     assert seen["stored_is_relu"] and not seen["stored_is_conv"]  # silently post-ReLU
 
 
+def test_mxnet_np_transpose_is_a_copy_and_pytorch_s_a_view():
+    """Why the MXNet backend's Gram takes the legacy dot with transpose_b: np's x.T copies."""
+    require("mxnet")
+    require("torch")
+    seen = traps.transpose_copies()
+    assert seen["PyTorch: writing x.T changed x"] and not seen["MXNet: writing x.T changed x"]
+    assert seen["Gram, nd.dot with transpose_b against np.dot(x, x.T), relative difference"] < 1e-6
+
+
 def test_mxnet_maxpool_gradient_is_wrong_outside_training_mode():
     """MXNet 1.9.1 with oneDNN: MaxPool2D under autograd.record(train_mode=False) sends the
     gradient to the wrong pixels, so the backend records in training mode."""

@@ -240,7 +240,7 @@ def _timing_section(blocks, numbers, times, config: TransferConfig) -> None:
     blocks.append(render.Heading("Time per stage"))
     blocks.append(render.Para(
         f"Median seconds over synchronised steps at {config.size[0]}x{config.size[1]} after one warm-up step; "
-        "every clock read waits for the work first (`mx.nd.waitall()` for MXNet's asynchronous engine, "
+        "every clock read waits for the work first (`npx.waitall()` for MXNet's asynchronous engine, "
         "`torch.cuda.synchronize()` on a GPU)."))
     blocks.append(render.Table(["backend", "forward (features + losses)", "backward", "Adam update", "whole step"],
                                [[n, t["forward"], t["backward"], t["update"], t["step"]] for n, t in times.items()]))

@@ -24,8 +24,8 @@ NOISE = 0.1  # losses and gradients are compared at the content image plus N(0, 
 CALLS: dict[str, dict[str, str]] = {
     "mxnet": {
         "preprocess": "(np.expand_dims(img.transpose(2, 0, 1), 0) * scale - mean) / std",
-        "features": "gluon vision.vgg19().features[i](x) (Activation('relu') is not in place)",
-        "gram": "np.dot(x, x.T) / x.size",
+        "features": "gluon model zoo VGG .features[i](x) (Activation('relu') is not in place)",
+        "gram": "nd.dot(f, f, transpose_b=True) / x.size, f = x.as_nd_ndarray() (np.dot(x, x.T) would copy x)",
         "content": "np.square(y_hat - y).mean()",
         "style": "np.square(gram(y_hat) - gram_y).mean()",
         "tv": "np.abs(y[:, :, 1:, :] - y[:, :, :-1, :]).mean() ...",
@@ -35,7 +35,7 @@ CALLS: dict[str, dict[str, str]] = {
     },
     "torch": {
         "preprocess": "(torch.from_numpy(img).permute(2, 0, 1)[None] * scale - mean) / std",
-        "features": "torchvision vgg19().features[i](x), clone() before ReLU(inplace=True)",
+        "features": "torchvision VGG .features[i](x), clone() before ReLU(inplace=True)",
         "gram": "x @ x.T / x.numel()",
         "content": "torch.square(y_hat - y).mean()",
         "style": "torch.square(gram(y_hat) - gram_y).mean()",
