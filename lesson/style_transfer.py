@@ -162,11 +162,11 @@ display(Markdown(show.table(["layer", "Gram, relative difference"],
 
 # %% [markdown]
 # One difference hides in `x.T`. PyTorch's is a view of `x`; MXNet's NumPy interface makes a new
-# array, so the chapter's `np.dot(x, x.T)` copies every feature map, and under `autograd.record`
-# its gradient too. The project's MXNet backend writes the Gram matrix with the legacy
-# `nd.dot(f, f, transpose_b=True)` (on `f = x.as_nd_ndarray()`, a view that autograd records
-# through), which reads `x` in place and gives the same matrix to rounding; on the whole run the
-# copy had cost about 30 % more memory per pixel (`docs/differences.md`).
+# array (its `reshape` too), so the chapter's `np.dot(x, x.T)` copies every feature map, and under
+# `autograd.record` its gradient too. The project's MXNet backend writes the Gram matrix with the
+# legacy `nd.dot(f, f, transpose_b=True)` on `f = x.as_nd_ndarray().reshape((c, -1))` (views,
+# which autograd records through): the same matrix to rounding, read in place; on the whole run
+# the copies had cost about 30 % more memory per pixel (`docs/differences.md`).
 
 # %%
 display(Markdown(show.table(["x.T", "measured"], list(traps.transpose_copies().items()))))

@@ -25,7 +25,7 @@ CALLS: dict[str, dict[str, str]] = {
     "mxnet": {
         "preprocess": "(np.expand_dims(img.transpose(2, 0, 1), 0) * scale - mean) / std",
         "features": "gluon model zoo VGG .features[i](x) (Activation('relu') is not in place)",
-        "gram": "nd.dot(f, f, transpose_b=True) / x.size, f = x.as_nd_ndarray() (np.dot(x, x.T) would copy x)",
+        "gram": "nd.dot(f, f, transpose_b=True) / f.size, f = y.as_nd_ndarray().reshape((c, -1)) (np's reshape and .T copy)",
         "content": "np.square(y_hat - y).mean()",
         "style": "np.square(gram(y_hat) - gram_y).mean()",
         "tv": "np.abs(y[:, :, 1:, :] - y[:, :, :-1, :]).mean() ...",
