@@ -107,7 +107,16 @@ def test_the_command_line_s_signals_wait_for_a_step_boundary(backend_name, input
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before  # given back
 
 
-def test_the_core_touches_no_signal_handler_and_ctrl_c_keeps_the_last_image(inputs):
+@pytest.fixture
+def python_s_own_sigint():
+    """Python's default SIGINT handler (KeyboardInterrupt) for the test: pytest-xdist's workers
+    may inherit SIGINT ignored, since their controller handles Ctrl-C."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_the_core_touches_no_signal_handler_and_ctrl_c_keeps_the_last_image(inputs, python_s_own_sigint):
     backend = cpu_backend("torch")
     cfg = config(scales=Scales())
     seen = []
