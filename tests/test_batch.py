@@ -119,6 +119,8 @@ def test_sigterm_keeps_the_finished_pairs(collection):
 
 
 def test_a_workers_framework_runs_as_many_threads_as_its_cpus(monkeypatch):
+    """One CPU per worker: fewer than either framework takes by default (every core), so a count
+    that was not applied shows."""
     ray = require_module("ray")
     from common.config import Execution
     from common.registry import available, backend_names
@@ -132,7 +134,7 @@ def test_a_workers_framework_runs_as_many_threads_as_its_cpus(monkeypatch):
     ray.init(address="local", num_cpus=3 * len(names), include_dashboard=False, log_to_driver=False)
     try:
         asked = {(name, cpus): ray.remote(PairWorker).options(num_cpus=cpus, runtime_env={"env_vars": worker_env(cpus, local=True)})
-                 .remote(name, "random", 0, 1, "cpu", Execution()) for name in names for cpus in (1, 2)}
+                 .remote(name, "random", 0, 1, "cpu", Execution()) for name in names for cpus in (1,)}
         described = {key: ray.get(worker.describe.remote()) for key, worker in asked.items()}
     finally:
         ray.shutdown()
