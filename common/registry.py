@@ -91,3 +91,10 @@ def weight_file_reader(path: Path) -> type[StyleBackend] | None:
         if path.suffix.lower() in info.weight_files:
             return load_backend(name)
     return None
+
+
+def default_threads() -> int:
+    """The threads every backend's framework runs when OMP_NUM_THREADS says nothing: the cores this
+    process may use. Asked of ``backends.threads`` (framework-free, imported only now) so that the
+    tooling's reports and worker counts use the backends' own number."""
+    return importlib.import_module("backends.threads").available_cores()

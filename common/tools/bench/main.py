@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from common.config import MIN_SIDE
 from common.errors import UserError
-from common.registry import available, backend_names
+from common.registry import available, backend_names, default_threads
 
 from ..cli import preflight
 from ..cli.exits import run_main
@@ -135,13 +135,12 @@ def _quality(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
 
 
 def _batch(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
-    from backends.threads import available_cores
 
     from ..io.downloads import sample_image
     from . import throughput
 
     content, style = Path(args.content or sample_image("content")), Path(args.style or sample_image("style"))
-    ray_seconds = throughput.ray_start_seconds(available_cores())
+    ray_seconds = throughput.ray_start_seconds(default_threads())
     rows = [row for name in args.backends.split(",") for row in
             throughput.measure(name, args.size, args.steps, args.pairs, (1, 2, 4), content, style, warn)]
     print(throughput.table(rows, ray_seconds))

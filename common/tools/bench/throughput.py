@@ -12,7 +12,8 @@ import time
 from pathlib import Path
 from typing import Callable, Sequence
 
-from backends.threads import available_cores
+from common.registry import default_threads
+
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -49,7 +50,7 @@ def ray_start_seconds(cpus: int) -> float:
 
 def measure(backend: str, size: tuple[int, int], steps: int, pairs: int, tasks: Sequence[int],
             content: Path, style: Path, warn: Callable[[str], None]) -> list[dict]:
-    cores = available_cores()
+    cores = default_threads()
     common = ["--backend", backend, "--size", str(size[0]), str(size[1]), "--steps", str(steps),
               "--weights", "random", "--device", "cpu"]
     rows = []

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from backends.threads import available_cores
+from common.registry import default_threads
 
 
 def difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -43,4 +43,4 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     return {"python": sys.version.split()[0], "numpy": np.__version__, "platform": platform.platform(),
-            "cpu": f"{cpu}, {available_cores()} cores available"}
+            "cpu": f"{cpu}, {default_threads()} cores available"}
