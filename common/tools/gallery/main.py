@@ -159,7 +159,9 @@ def _credits(out: Path, args: argparse.Namespace, made: dict) -> None:
              "Inputs: the photo and the painting of the *Dive into Deep Learning* chapter \"Neural Style Transfer\" "
              "(`rainier.jpg`, `autumn-oak.jpg`, d2l-ai/d2l-en, CC BY-SA 4.0). The pictures made from them are "
              "derived works under the same licence, CC BY-SA 4.0, credit: Dive into Deep Learning "
-             "(Zhang, Lipton, Li and Smola). `rings.png` is made by the script.", "",
+             "(Zhang, Lipton, Li and Smola). `rings.png` (the second style of `blend`) is made by the script. "
+             "The contact sheet, `sheet.jpg`, shows the photo and the painting themselves: keep it out of a "
+             "repository.", "",
              "| picture | what | seconds | the run's summary |", "|---|---|---|---|"]
     for (backend, _), entry in made.items():
         lines.append(f"| `{entry['file']}` | {backend}: {entry['caption']} | {entry['seconds']} | "
