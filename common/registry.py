@@ -13,6 +13,8 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Optional
 
 import numpy as np
 
@@ -62,6 +64,27 @@ def load_backend(name: str) -> type[StyleBackend]:
             f"the {name} backend's framework {info.framework} fails to import "
             f"({type(exc).__name__}: {first_line}): {info.install}") from None
     return module.Backend
+
+
+def framework_tools(name: str) -> ModuleType:
+    """The backend's ``tools`` module (``backends/<name>/tools.py``): what the tooling asks of its
+    framework besides the computation. Imports the framework now; raises BackendUnavailable as
+    load_backend does."""
+    load_backend(name)  # the checks and the one clear line when the framework is missing
+    return importlib.import_module(f"{BACKENDS[name].module}.tools")
+
+
+def free_gpu_memory_gib(name: str) -> Optional[float]:
+    """GiB free on the GPU the ``name`` backend would use, asked before anything is built (the
+    memory check); None where there is no GPU, the framework cannot say, or the backend is not
+    available here (an unknown name raises BackendUnavailable)."""
+    if name not in BACKENDS:
+        raise BackendUnavailable(f"unknown backend {name!r}: choose one of {', '.join(BACKENDS)}")
+    try:
+        tools = framework_tools(name)
+    except BackendUnavailable:
+        return None
+    return tools.free_gpu_memory_gib()
 
 
 def available(name: str) -> tuple[bool, str]:
