@@ -12,21 +12,24 @@ carried to the next size: each size starts a fresh L-BFGS from the image it is g
 from __future__ import annotations
 
 import time
+from typing import Optional
 
 import numpy as np
 
+from .config import TransferConfig
 from .conventions import InputConvention
 from .errors import BackendUnavailable
 from .interface import StyleBackend
-from .steplog import Next, StepLog
+from .run import Kind, Run
+from .terms import AdamState, Targets
 
 HISTORY = 10  # curvature pairs kept (SciPy's default): 2 x 10 float64 images, 65 MB at 300x450
 
 
-class _Budget(Exception):
-    """Raised inside the objective to end the minimisation: the evaluations are spent (SciPy's own
-    maxfun is checked only between iterations, so a line search could overshoot it), or the step
-    log said stop."""
+class _Over(Exception):
+    """Ends SciPy's minimisation from inside the objective: SciPy checks its own ``maxfun`` only
+    between iterations, so a line search would overshoot the budget, and it has no other way to
+    be stopped mid-iteration."""
 
 
 def bounds(shape: tuple[int, ...], convention: InputConvention) -> tuple[np.ndarray, np.ndarray]:
@@ -37,50 +40,51 @@ def bounds(shape: tuple[int, ...], convention: InputConvention) -> tuple[np.ndar
     return low, high
 
 
-def run_lbfgs(backend: StyleBackend, init: np.ndarray, evaluations: int, done: int, log: StepLog) -> np.ndarray:
-    """At most ``evaluations`` loss-and-gradient evaluations from ``init`` (the targets already in
-    use); returns the evaluated image with the lowest loss. ``done`` evaluations were made at this
-    size before (a resumed run: SciPy's state is not kept, so L-BFGS restarts from ``init``, the
-    best image so far)."""
+def lbfgs(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], targets: Targets,
+          config: TransferConfig, steps: int, done: int, run: Run) -> tuple[np.ndarray, None]:
+    """Loss-and-gradient evaluations ``done + 1`` to ``steps`` from image ``x``; returns the
+    evaluated image with the lowest loss. A resumed run restarts L-BFGS from ``x``, the best image
+    so far (SciPy's state is not kept). ``moments`` (Adam's) are not used."""
     try:
         from scipy.optimize import Bounds, minimize
     except ImportError:
         raise BackendUnavailable("L-BFGS needs SciPy: pip install scipy") from None
-    shape = init.shape
+    shape, budget = x.shape, steps - done
     low, high = bounds(shape, backend.convention)
-    start = np.clip(init.astype(np.float64).ravel(), low, high)  # an upsampled image may overshoot
-    best = {"image": start.reshape(shape).astype(np.float32), "total": np.inf, "count": 0}
+    start = np.clip(x.astype(np.float64).ravel(), low, high)  # an upsampled image may overshoot
+    best, best_total, count = start.reshape(shape).astype(np.float32), np.inf, 0
+    backend.use_targets(targets, config.weights)
 
     def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
-        if best["count"] >= evaluations:
-            raise _Budget
-        x = v.reshape(shape).astype(np.float32)
+        nonlocal best, best_total, count
+        if count >= budget:
+            raise _Over
+        image = v.reshape(shape).astype(np.float32)
         backend.synchronize()
         clock = time.perf_counter()
-        terms, grad = backend.evaluate(x)
+        terms, grad = backend.evaluate(image)
         seconds = time.perf_counter() - clock
-        best["count"] += 1
-        if terms.finite() and terms.total < best["total"]:
-            best.update(image=x, total=terms.total)
-        if log.record(terms, None, seconds, lambda: x,
-                      lambda: (done + best["count"], best["image"], None)) is not Next.GO:
-            raise _Budget
+        count += 1
+        if terms.finite() and terms.total < best_total:
+            best, best_total = image, terms.total
+        if not run.record(terms, None, seconds, lambda: best, lambda: (done + count, best, None)):
+            raise _Over
         if not np.all(np.isfinite(grad)):  # the loss fits float32 but its gradient overflowed it
-            log.gradient_overflowed()
-            raise _Budget  # SciPy would end its line search early and say nothing
+            run.end(Kind.NOT_FINITE, f"the gradient overflowed float32 at step {len(run.records)} (a loss weight "
+                                     f"too large?); saved the best image so far")
+            raise _Over  # SciPy would end its line search early and say nothing
         return terms.total, grad.astype(np.float64).ravel()
 
     try:
-        with log.ending_early(), backend.errors():  # backend.errors: the framework's failures in neutral words
-            outcome = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=Bounds(low, high),
-                               # tolerances off: the budget alone ends the run (as jcjohnson/neural-style does)
-                               options={"maxcor": HISTORY, "maxfun": evaluations + 1, "maxiter": evaluations,
-                                        "ftol": 0.0, "gtol": 0.0})
-            # Even so SciPy ends when a step changes nothing (the loss exactly flat, or its line
-            # search stuck): the run is over, and says so.
-            if best["count"] < evaluations:
-                log.note(f"L-BFGS-B ended after {best['count']} of {evaluations} evaluations at "
-                         f"{init.shape[2]}x{init.shape[3]}: {outcome.message}")
-    except _Budget:
+        outcome = minimize(objective, start, jac=True, method="L-BFGS-B", bounds=Bounds(low, high),
+                           # tolerances off: the budget alone ends the run (as jcjohnson/neural-style does)
+                           options={"maxcor": HISTORY, "maxfun": budget + 1, "maxiter": budget,
+                                    "ftol": 0.0, "gtol": 0.0})
+        # Even so SciPy ends when a step changes nothing (the loss exactly flat, or its line
+        # search stuck): the run is over, and says so.
+        if count < budget:
+            run.notes.append(f"L-BFGS-B ended after {count} of {budget} evaluations at "
+                             f"{shape[2]}x{shape[3]}: {outcome.message}")
+    except _Over:
         pass
-    return best["image"]
+    return best, None

@@ -1,13 +1,13 @@
-"""What a run produces and keeps: a record per step, the result, and the state a checkpoint
-holds to resume it (NumPy arrays and plain numbers only)."""
+"""What a run keeps: a record per step, and the checkpoint that resumes it (NumPy arrays and
+plain numbers only, so that a checkpoint reads the same in either framework)."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 import numpy as np
 
-from .terms import AdamState, LossTerms
+from .terms import AdamState
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class StepRecord:
     total: float
     lr: Optional[float]
     seconds: float
-    scale: int = 1  # 1-based
+    size_index: int = 1  # 1-based: which of the coarse-to-fine sizes
     height: int = 0
     width: int = 0
     elapsed: float = 0.0  # seconds since the run started, targets and resizing included
@@ -33,32 +33,13 @@ class StepRecord:
 
 
 @dataclass
-class TransferResult:
-    image: np.ndarray  # (H, W, 3) RGB in [0, 1], as saved
-    records: list[StepRecord] = field(default_factory=list)
-    stopped: Optional[str] = None  # None when every step ran; else why the loop stopped early
-    diverged: bool = False  # True when it stopped on a NaN or infinite loss
-    picture_loss: Optional[LossTerms[float]] = None  # the losses of the picture as saved (clipped to [0, 1])
-    out_of_memory: bool = False  # True when a step ran out of memory
-    interrupted: bool = False  # True when Ctrl-C, SIGTERM or the caller's should_stop ended it
-    notes: list[str] = field(default_factory=list)  # what else happened (L-BFGS-B ending before its budget)
-
-    @property
-    def seconds_per_step(self) -> float:
-        """Mean over the steps after the first (the first pays for warm-up and allocation)."""
-        times = [r.seconds for r in self.records]
-        rest = times[1:] or times
-        return float(np.mean(rest)) if rest else float("nan")
-
-
-@dataclass
-class Resumable:
-    """Where a run stands and all it needs to go on exactly: written to a checkpoint, read to resume.
+class Checkpoint:
+    """Where a run stands and all it needs to go on exactly: written to a file, read to resume.
 
     Nothing else random is kept because nothing else is random: noise starts and random weights
     are drawn from ``config.seed``, which the checkpoint's configuration holds."""
 
-    scale: int  # 1-based size the run is at
+    size_index: int  # 1-based size the run is at
     done: int  # Adam updates (or L-BFGS evaluations) done at that size
     image: np.ndarray  # (1, 3, H, W) in network units, after them
     adam: Optional[AdamState]  # None for L-BFGS, whose state SciPy keeps to itself

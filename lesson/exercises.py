@@ -97,8 +97,8 @@ class Painter:
         content_k, styles_k = prepare_inputs(content, style, self.size, default)
         _, targets = compute_targets(self.backend, content_k, styles_k, default)
         self.backend.use_targets(targets, LossWeights(1.0, 1.0, 1.0))
-        terms, _ = self.backend.evaluate(self.backend.preprocess(result.image))
-        self._made[key] = Picture(variant, result.image, result.picture_loss.total, terms, seconds)
+        terms, _ = self.backend.evaluate(self.backend.preprocess(result.picture))
+        self._made[key] = Picture(variant, result.picture, result.picture_loss.total, terms, seconds)
         return self._made[key]
 
 

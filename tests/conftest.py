@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from common.registry import available, backend_names, load_backend
+from common.registry import available, backend_names, framework_tools, load_backend
 from common.weights import random_weights
 
 LAST_LAYER = 29  # relu5_1: the deepest default layer
@@ -23,7 +23,7 @@ def weights(seed: int = 0, last_layer: int = LAST_LAYER) -> dict:
 
 @functools.lru_cache(maxsize=None)
 def gpu_usable(name: str) -> tuple[bool, str]:
-    status = load_backend(name).gpu_status()
+    status = framework_tools(name).gpu_status()
     return status.usable, status.detail
 
 

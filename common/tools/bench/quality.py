@@ -23,7 +23,8 @@ from common.config import Execution, Scales, TransferConfig, defaults_for
 from common.errors import UserError
 from common.interface import StyleBackend
 from common.records import StepRecord
-from common.registry import load_backend
+from common.registry import framework_tools, load_backend
+from common.run import Run
 from common.targets import compute_targets, prepare_inputs
 from common.transfer import transfer
 
@@ -121,21 +122,22 @@ def race(backend: StyleBackend, checker: StyleBackend, content: np.ndarray, styl
         checks["best"] = min(checks["best"], loss)
         return loss
 
-    def on_step(record: StepRecord, current: Callable[[], np.ndarray]) -> None:
-        spent = record.elapsed - checks["seconds"]
-        if record.scale == last_scale and (record.step % CHECK_EVERY == 0 or spent >= limit):
-            start = time.perf_counter()
-            loss = check(current())
-            checks["seconds"] += time.perf_counter() - start
-            if loss <= bar:
-                raise _Reached(spent, record.step)
-        if spent >= limit:
-            raise _Reached(-spent, record.step)
+    class Racing(Run):  # the race's clock and checks ride on the run's steps
+        def on_step(self, record: StepRecord, current: Callable[[], np.ndarray]) -> None:
+            spent = record.elapsed - checks["seconds"]
+            if record.size_index == last_scale and (record.step % CHECK_EVERY == 0 or spent >= limit):
+                start = time.perf_counter()
+                loss = check(current())
+                checks["seconds"] += time.perf_counter() - start
+                if loss <= bar:
+                    raise _Reached(spent, record.step)
+            if spent >= limit:
+                raise _Reached(-spent, record.step)
 
     try:
-        result = transfer(backend, content, style, config, on_step)
+        result = transfer(backend, content, style, config, Racing())
         seconds = result.records[-1].elapsed - checks["seconds"]
-        reached, steps = check(result.image) <= bar, len(result.records)
+        reached, steps = check(result.picture) <= bar, len(result.records)
     except _Reached as stop:
         (seconds, steps), reached = stop.args, stop.args[0] >= 0
     return Race(label, reached, abs(seconds), steps, checks["best"] / bar, 0.0)
@@ -193,7 +195,7 @@ def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Cal
                 weights.convention.name)
     checker = make(Execution())
     return {"backend": name, "framework": checker.framework, "device": checker.device, "size": list(size),
-            "threads": checker.environment()["threads"], "cap": args.cap, "set": args.set,
+            "threads": framework_tools(name).environment(checker)["threads"], "cap": args.cap, "set": args.set,
             "weights": args.weights, "network": weights.network.name, "convention": weights.convention.name,
             "objectives": races}
 

@@ -8,6 +8,7 @@ import sys
 from typing import Callable, Optional, Sequence
 
 from common.errors import UserError, one_line
+from common.run import Kind
 
 from .options import in_flags
 from .signals import Stop
@@ -17,6 +18,10 @@ BUG = 1  # Python's own status for an uncaught exception: a traceback to report
 BAD_INPUT = 2  # also out of memory and an unwritable result: the command must change
 DIVERGED = 3  # the loss or the image became NaN or infinite; the last good image is saved
 INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C; SIGTERM ends the same way
+
+# How a run ended, as an exit status (batch's manifest writes the kind's own word instead).
+EXIT_STATUS = {Kind.FINISHED: DONE, Kind.INTERRUPTED: INTERRUPTED, Kind.NOT_FINITE: DIVERGED,
+               Kind.OUT_OF_MEMORY: BAD_INPUT}
 
 STATUSES = {DONE: "done", BUG: "a bug (traceback printed)", BAD_INPUT: "bad input, out of memory or unwritable output",
             DIVERGED: "the loss or image became NaN or infinite", INTERRUPTED: "interrupted (Ctrl-C or SIGTERM)"}

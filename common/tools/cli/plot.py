@@ -20,7 +20,7 @@ def plot_losses(records: Sequence[StepRecord], path: str | os.PathLike[str], tit
         if any(v > 0 for v in values):
             ax.plot(steps, values, label=name, linewidth=2 if name == "total" else 1.2)
     # Each size's first step: a dotted line before it and the size beside it.
-    starts = [r for i, r in enumerate(records) if i == 0 or r.scale != records[i - 1].scale]
+    starts = [r for i, r in enumerate(records) if i == 0 or r.size_index != records[i - 1].size_index]
     for record in starts if len(starts) > 1 else []:
         if record is not records[0]:
             ax.axvline(record.step - 0.5, color="gray", linestyle=":", linewidth=1)

@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import IO, Optional
 
-from common.records import StepRecord, TransferResult
+from common.records import StepRecord
+from common.run import Kind, Run
 
 
 class JsonlLog:
-    """``{"step", "content", "style", "tv", "total", "lr", "seconds", "scale", "height", "width",
+    """``{"step", "content", "style", "tv", "total", "lr", "seconds", "size_index", "height", "width",
     "elapsed"}`` per line (``lr`` null for L-BFGS), flushed
     each step so that a log of an interrupted run is still complete up to its last step."""
 
@@ -39,7 +40,7 @@ class Progress:
                          dynamic_ncols=True, disable=None)
 
     def update(self, record: StepRecord) -> None:
-        where = {"size": f"{record.scale}/{self._scales} {record.height}x{record.width}"} if self._scales > 1 else {}
+        where = {"size": f"{record.size_index}/{self._scales} {record.height}x{record.width}"} if self._scales > 1 else {}
         rate = {"lr": f"{record.lr:.3g}"} if record.lr is not None else {}
         self._bar.set_postfix(**where, total=f"{record.total:.4g}", content=f"{record.content:.3g}",
                               style=f"{record.style:.3g}", tv=f"{record.tv:.3g}", **rate, refresh=False)
@@ -49,13 +50,13 @@ class Progress:
         self._bar.close()
 
 
-def summary_line(result: TransferResult, output: Optional[Path]) -> str:
+def summary_line(result: Run, output: Optional[Path]) -> str:
     if not result.records:
         return f"no step finished; wrote {output}"
     last = result.records[-1]
     # The first step pays for warm-up (and compilation with --compile): reported apart.
     picture = (f"the picture as saved (clipped to [0, 1]): total {result.picture_loss.total:.4g}" if result.picture_loss
-               else "the picture's loss was not computed" if result.interrupted or result.out_of_memory
+               else "the picture's loss was not computed" if result.ending.kind in (Kind.INTERRUPTED, Kind.OUT_OF_MEMORY)
                else "the picture's loss is not finite")
     notes = "".join(f"; {note}" for note in result.notes)
     return (f"{len(result.records)} steps{notes}: content {last.content:.4g}, style {last.style:.4g}, "

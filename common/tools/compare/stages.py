@@ -10,7 +10,7 @@ import numpy as np
 
 from common.config import TransferConfig
 from common.interface import StyleBackend
-from common.records import TransferResult
+from common.run import Run as TransferRun
 from common.targets import Images, compute_targets, prepare_inputs
 from common.transfer import transfer
 
@@ -67,11 +67,11 @@ class Run:
     image: np.ndarray = field(repr=False)
 
     @classmethod
-    def of(cls, backend: StyleBackend, label: str, result: TransferResult) -> "Run":
+    def of(cls, backend: StyleBackend, label: str, result: TransferRun) -> "Run":
         return cls(backend.name, label, [r.total for r in result.records],
                    _terms(result.records[0]) if result.records else {},
                    _terms(result.records[-1]) if result.records else {},
-                   result.seconds_per_step, result.image)
+                   result.seconds_per_step, result.picture)
 
     def summary(self) -> dict:
         data = asdict(self)
@@ -115,8 +115,10 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     _, targets_l = compute_targets(left, content, style, config)
     _, targets_r = compute_targets(right, content, style, config)
     x = xr + np.random.default_rng(seed).normal(0, NOISE, xr.shape).astype(np.float32)
-    terms_l, grad_l = left.loss_and_gradient(x, targets_l, config.weights)
-    terms_r, grad_r = right.loss_and_gradient(x, targets_r, config.weights)
+    left.use_targets(targets_l, config.weights)
+    right.use_targets(targets_r, config.weights)
+    terms_l, grad_l = left.evaluate(x)
+    terms_r, grad_r = right.evaluate(x)
     for name in ("content", "style", "tv", "total"):
         add(f"{name} loss (weighted)", name, getattr(terms_l, name), getattr(terms_r, name))
     add("gradient d total / d image", "backward", grad_l, grad_r)
@@ -139,8 +141,10 @@ def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, st
     a, b = fast.extract_features(x0, [deepest])[0], plain.extract_features(x0, [deepest])[0]
     _, targets = compute_targets(plain, content, style, config)
     x = x0 + np.random.default_rng(seed).normal(0, NOISE, x0.shape).astype(np.float32)
-    grad_fast = fast.loss_and_gradient(x, targets, config.weights)[1]
-    grad_plain = plain.loss_and_gradient(x, targets, config.weights)[1]
+    fast.use_targets(targets, config.weights)
+    plain.use_targets(targets, config.weights)
+    grad_fast = fast.evaluate(x)[1]
+    grad_plain = plain.evaluate(x)[1]
     calls = {"a": "default (optimized)", "b": "NCHW, imperative"}
     return [StageRow(f"{plain.name} features {config.net.names[deepest]} ({deepest})", *difference(a, b), calls),
             StageRow(f"{plain.name} gradient d total / d image", *difference(grad_fast, grad_plain), calls)]

@@ -20,12 +20,12 @@ import numpy as np
 
 from common.config import TransferConfig
 from common.errors import UserError
-from common.records import Resumable, StepRecord
+from common.records import Checkpoint, StepRecord
 from common.terms import AdamState
 
 from .files import atomic_path
 
-FORMAT = 1  # bump when the layout below changes: older checkpoints are then refused by name
+FORMAT = 2  # bump when the layout below changes: older checkpoints are then refused by name
 
 
 class CheckpointError(UserError):
@@ -45,8 +45,8 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot keep {type(value).__name__} in a checkpoint")
 
 
-def save(path: str | os.PathLike[str], state: Resumable, ident: Mapping[str, Any]) -> Path:
-    meta = {"identity": dict(ident), "scale": state.scale, "done": state.done, "elapsed": state.elapsed,
+def save(path: str | os.PathLike[str], state: Checkpoint, ident: Mapping[str, Any]) -> Path:
+    meta = {"identity": dict(ident), "size_index": state.size_index, "done": state.done, "elapsed": state.elapsed,
             "adam_step": state.adam.step if state.adam else None,
             "records": [r.as_dict() for r in state.records]}
     arrays = {"image": np.asarray(state.image, np.float32), "meta": np.array(json.dumps(meta))}
@@ -58,7 +58,7 @@ def save(path: str | os.PathLike[str], state: Resumable, ident: Mapping[str, Any
     return Path(path)
 
 
-def load(path: str | os.PathLike[str]) -> tuple[Resumable, dict[str, Any]]:
+def load(path: str | os.PathLike[str]) -> tuple[Checkpoint, dict[str, Any]]:
     """The state and identity a checkpoint holds; anything unreadable is one line."""
     path = Path(path)
     if not path.is_file():
@@ -67,18 +67,18 @@ def load(path: str | os.PathLike[str]) -> tuple[Resumable, dict[str, Any]]:
         with np.load(path, allow_pickle=False) as data:  # never unpickle: a checkpoint may come from anyone
             arrays = {key: data[key] for key in data.files}
         meta = json.loads(str(arrays["meta"]))
+        ident = meta["identity"]
+        if not isinstance(ident, dict) or ident.get("format") != FORMAT:  # an older layout: refused by name
+            raise CheckpointError(f"{path} has checkpoint format {ident.get('format') if isinstance(ident, dict) else '?'}"
+                                  f"; this version reads format {FORMAT}")
         adam = None
         if meta["adam_step"] is not None:
             adam = AdamState(int(meta["adam_step"]), arrays["adam_m"], arrays["adam_v"])
         records = [StepRecord(**{f.name: r[f.name] for f in fields(StepRecord)}) for r in meta["records"]]
-        state = Resumable(int(meta["scale"]), int(meta["done"]), arrays["image"], adam, records, float(meta["elapsed"]))
-        ident = meta["identity"]
+        state = Checkpoint(int(meta["size_index"]), int(meta["done"]), arrays["image"], adam, records, float(meta["elapsed"]))
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0] if str(exc) else 'damaged'})") from None
-    if ident.get("format") != FORMAT:
-        raise CheckpointError(f"{path} has checkpoint format {ident.get('format')}; this version "
-                              f"reads format {FORMAT}")
     if state.image.ndim != 4 or not np.all(np.isfinite(state.image)):
         raise CheckpointError(f"checkpoint {path}: its image is damaged (shape {state.image.shape} or non-finite values)")
     return state, ident
@@ -87,7 +87,7 @@ def load(path: str | os.PathLike[str]) -> tuple[Resumable, dict[str, Any]]:
 GROWS = "config.schedule.steps"  # the one part of a run's identity that may grow on resume
 
 
-def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], state: Resumable, config: TransferConfig,
+def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], state: Checkpoint, config: TransferConfig,
                path: str | os.PathLike[str]) -> None:
     """Refuse, naming the first difference, a checkpoint made by another run; or one that has run
     more steps at the final size than this run asks for (more are allowed: the steps before them
@@ -96,7 +96,7 @@ def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], state: Resu
         if key != GROWS:
             raise CheckpointError(f"{path} was made with {key} = {_show(was)}; this run has {_show(now)}: "
                                   f"resume with the options it was made with")
-    if state.scale == config.scales.count and state.done > config.schedule.steps:
+    if state.size_index == config.scales.count and state.done > config.schedule.steps:
         raise CheckpointError(f"{path} has run {state.done} steps at the final size, more than the "
                               f"{config.schedule.steps} this run asks for: ask for at least {state.done}")
 

@@ -1,0 +1,1 @@
+"""Tests of the core (common/*.py), one file per module."""
