@@ -3,7 +3,7 @@
     speed    seconds per step, GFLOP/s and peak memory per backend and size, the chapter's
              configuration beside the project's
     quality  time to quality: each method raced against the chapter's picture loss
-    memory   peak memory of run.py at many sizes, and the memory check's fitted model
+    memory   peak memory of run.py at a few sizes, printed as the memory check's table
     batch    pictures per minute: run.py pair after pair against batch.py with 1, 2, 4 tasks
 
 Speeds and times are only comparable inside one run on a quiet machine: report ratios.
@@ -18,7 +18,7 @@ from typing import Callable, Optional, Sequence
 
 from common.config import MIN_SIDE
 from common.errors import UserError
-from common.registry import available, backend_names, default_threads
+from common.registry import backend_names, default_threads
 
 from ..cli import preflight
 from ..cli.exits import run_main
@@ -49,7 +49,7 @@ def build_parser() -> OneLineParser:
     add = {name: commands.add_parser(name, parents=[shared], formatter_class=p.formatter_class, help=help_text)
            for name, help_text in (("speed", "seconds per step, GFLOP/s and peak memory"),
                                    ("quality", "time to the chapter's picture quality, method by method"),
-                                   ("memory", "peak memory of run.py at many sizes, and the fitted model"),
+                                   ("memory", "peak memory of run.py at a few sizes, as the memory check's table"),
                                    ("batch", "pictures per minute: run.py against batch.py"))}
     for parser in add.values():
         parser.error = p.error  # bad input in a subcommand: one line too
@@ -80,9 +80,9 @@ def build_parser() -> OneLineParser:
     q.add_argument("--content", help="content photo (default: the chapter's rainier.jpg)")
     q.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg)")
 
-    add["memory"].add_argument("--record", action="store_true",
-                               help="keep the points in common/tools/bench/memory_points.json, which the shipped "
-                                    "model is fitted to (then copy the printed coefficients into cli/memory.py)")
+    add["memory"].add_argument("--sizes", nargs="+", type=size_arg, default=None, metavar="HxW",
+                               help="two sizes or more, the smallest also run with --style-scale 4 "
+                                    "(default: 200x300 300x450 600x900 800x1200)")
     b = add["batch"]
     b.add_argument("--pairs", type=whole, default=8, help="pairs per way of running them")
     b.add_argument("--size", type=size_arg, default=(150, 225), metavar="HxW", help="each picture's size")
@@ -148,26 +148,14 @@ def _batch(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
 
 
 def _memory(args: argparse.Namespace, warn: Callable[[str], None]) -> list:
-    from dataclasses import asdict
+    from . import memory
 
-    from . import memory_fit
-
-    names = []
-    for name in filter(None, (n.strip() for n in args.backends.split(","))):
-        ok, reason = available(name)
-        if ok:
-            names.append(name)
-        else:
-            warn(f"skipping {name}: {reason}")
-    measured = memory_fit.measure_all(
-        names, report=lambda m: warn(f"{m.backend} {m.optimizer} {m.precision} {m.size[0]}x{m.size[1]} "
-                                     f"style x{m.style_scale:g}: peak {m.peak_gib:.3f} GiB"))
-    training, targets = memory_fit.fit_all(measured)
-    print(memory_fit.residuals_text(measured, training, targets))
-    print(memory_fit.coefficients_text(training, targets))
-    if args.record:
-        warn(f"recorded the points in {memory_fit.record(measured)}")
-    return [asdict(m) for m in measured]
+    sizes = args.sizes or memory.SIZES
+    if len(set(sizes)) < 2:
+        raise UserError("memory: give two --sizes at least (a slope needs two points)")
+    points = memory.measure([n.strip() for n in args.backends.split(",") if n.strip()], sizes, warn)
+    print(memory.table_text(points))
+    return points
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
