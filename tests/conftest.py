@@ -110,24 +110,3 @@ def synthetic_image(seed: int, size=SIZE, noise: float = 0.1) -> np.ndarray:
 @pytest.fixture
 def images():
     return synthetic_image(1), synthetic_image(2)
-
-
-# -- tests that need the machine to themselves -------------------------------------------------
-# pytest-xdist runs two test files at once (pyproject's addopts). Peaks of child processes and
-# thread counts do not care, but a reading of the machine's free memory does: a test marked
-# ``alone`` takes an exclusive lock that every other test holds shared, so it waits for the
-# other worker's current test and holds back its next one.
-@pytest.fixture(autouse=True)
-def _machine_share(request, tmp_path_factory):
-    if not os.environ.get("PYTEST_XDIST_WORKER"):
-        yield  # one process: nothing runs beside the test
-        return
-    import fcntl
-
-    # The workers' temporary folders share this parent (pytest removes it with old runs).
-    with open(tmp_path_factory.getbasetemp().parent / "machine.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX if request.node.get_closest_marker("alone") else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
