@@ -130,3 +130,47 @@ def test_checkpoints_get_the_permissions_open_would_give(inputs, tmp_path):
         finally:
             os.umask(previous)
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask
+
+
+def _tampered(tmp_path, good, **changes):
+    """``good`` (a checkpoint file) with its meta fields or arrays replaced."""
+    with np.load(good) as data:
+        arrays = {k: data[k] for k in data.files}
+    meta = json.loads(str(arrays["meta"]))
+    for key, value in changes.items():
+        if key in meta:
+            meta[key] = value
+        elif key.startswith("record_"):
+            meta["records"][0][key[len("record_"):]] = value
+        else:
+            arrays[key] = value
+    arrays["meta"] = np.array(json.dumps(meta))
+    path = tmp_path / "tampered.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize("changes, words", [
+    (dict(identity=[1, 2]), "format ?"),
+    (dict(image=np.array("a string")), "image is <U8 (), not a float32"),
+    (dict(image=np.zeros((1, 3, 39, 56), np.float32), adam_m=np.zeros((1, 3, 39, 56), np.float32),
+          adam_v=np.zeros((1, 3, 39, 56), np.float32)), "its image is 39x56; size 2 of this run is 40x56"),
+    (dict(image=np.zeros((1, 3, 4000, 5600), np.float32)), "at most 2240 pixels"),
+    (dict(adam_m=np.zeros((1, 3, 8, 8), np.float32)), "Adam's moments are (1, 3, 8, 8)"),
+    (dict(image=np.full((1, 3, 40, 56), np.nan, np.float32)), "non-finite"),
+    (dict(done=-5), "-5 is not a whole number"),
+    (dict(done=2.5), "2.5 is not a whole number"),
+    (dict(size_index=9), "at size 9 of a run with 2"),
+    (dict(done=3), "its 5 records do not match 3 steps done at size 2"),
+    (dict(record_total="abc"), "'abc' is not a finite number"),
+    (dict(record_step=7), "not steps 1, 2, 3"),
+    (dict(records="many"), "records are not a list"),
+])
+def test_a_tampered_checkpoint_is_one_line_before_any_work(tmp_path, inputs, changes, words):
+    cfg = config()
+    full = transfer(cpu_backend("torch"), *inputs, cfg, Recording(checkpoint_every=5))
+    good = checkpoint.save(tmp_path / "good.npz", full.checkpoints[0], checkpoint.identity(config=cfg))
+    assert checkpoint.load(good, cfg)[0].done == 1  # the untampered file is read
+    with pytest.raises(checkpoint.CheckpointError) as info:
+        checkpoint.load(_tampered(tmp_path, good, **changes), cfg)
+    assert words in str(info.value) and "\n" not in str(info.value)

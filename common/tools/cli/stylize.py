@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-from common.config import Execution, TransferConfig
-from common.images import image_size
+from common.config import TransferConfig
 from common.records import Checkpoint
 from common.run import Ending, Kind, Run
 from common.registry import framework_tools, load_backend
@@ -26,7 +25,7 @@ from . import preflight
 from .command_run import CommandLineRun, SideFiles
 from .exits import BAD_INPUT, EXIT_STATUS, INTERRUPTED
 from .memory import check_run
-from .options import config_from
+from .options import execution_from
 from .plot import plot_losses
 from .progress import Progress, summary_line
 from .signals import Stop
@@ -49,20 +48,20 @@ def run_identity(args: argparse.Namespace, config: TransferConfig, framework: st
 
 def stylize(args: argparse.Namespace, prog: str) -> int:
     """Run ``args`` (run.py's options); returns the exit status."""
-    preflight.check_run(args)  # everything cheap, before a framework is imported or any work starts
+    # Everything cheap, before a framework is imported or any work starts. The configuration is
+    # built there, once: from the content's size and what the weights are (which network, which
+    # input convention: the layers, loss weights and rates follow from them).
+    config, weights = preflight.check_run(args)
     output = Path(args.output)
     resume: Optional[Checkpoint] = None
     if args.resume:
-        resume, saved = checkpoints.load(args.resume)
+        resume, saved = checkpoints.load(args.resume, config)  # every field, against this run's sizes
     content_path, style_paths = input_paths(args)
     content, styles = load_rgb(content_path), [load_rgb(path) for path in style_paths]
     backend_class = load_backend(args.backend)
     preflight.check_backend(args, backend_class, prog)
-    # The weights say which network they are and how they take a picture: the configuration's
-    # layers and loss weights follow from them.
-    weights = load_weights(args.weights, args.network, args.seed, args.weights_convention)
-    config = config_from(args, image_size(content), weights, align_epsilon=args.align_adam_epsilon)
-    config.blend(len(styles))  # one weight per style, checked before any work
+    if not weights:  # a source, described by its network and convention: its arrays only now
+        weights = load_weights(args.weights, args.network, args.seed, args.weights_convention)
     # The memory the run will need, from a model fitted to measured peaks, against what is free:
     # refused now, naming the largest size that fits, instead of killed later.
     check_run(backend_class, config, content, styles, device=args.device, precision=args.precision,
@@ -70,7 +69,7 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
     ident = run_identity(args, config, backend_class.framework, content_path, style_paths, weights)
     if resume is not None:
         checkpoints.check_same(saved, ident, resume, config, args.resume)
-    execution = Execution(precision=args.precision, compile=args.compile).validate()
+    execution = execution_from(args)
     with backend_class.errors():  # building the network can run out of memory too
         backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
     print(f"{backend.framework} on {backend.device} ({args.precision}, {framework_tools(args.backend).environment(backend)['threads']} threads); "

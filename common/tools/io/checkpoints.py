@@ -10,19 +10,21 @@ its curvature pairs inside its Fortran code, so a resumed L-BFGS run restarts fr
 from __future__ import annotations
 
 import json
+import math
 import os
 import zipfile
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 import numpy as np
 
 from common.config import TransferConfig
-from common.errors import UserError
+from common.errors import UserError, one_line
 from common.records import Checkpoint, StepRecord
 from common.terms import AdamState
 
+from . import npz
 from .files import atomic_path
 
 FORMAT = 2  # bump when the layout below changes: older checkpoints are then refused by name
@@ -58,30 +60,105 @@ def save(path: str | os.PathLike[str], state: Checkpoint, ident: Mapping[str, An
     return Path(path)
 
 
-def load(path: str | os.PathLike[str]) -> tuple[Checkpoint, dict[str, Any]]:
-    """The state and identity a checkpoint holds; anything unreadable is one line."""
+META_LIMIT = 64 * 2**20  # the JSON of a run's records: about 300 bytes a step
+PIXEL_LIMIT = 2**26  # without the run's sizes to check against: far past any run that fits in memory
+
+
+def load(path: str | os.PathLike[str], config: Optional[TransferConfig] = None) -> tuple[Checkpoint, dict[str, Any]]:
+    """The state and identity a checkpoint holds, every field checked (against ``config``'s sizes
+    and steps when given) before any work; anything else is one line. Array shapes are checked
+    from the file's headers before an array is read."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
+    sizes = config.scales.sizes(config.size) if config is not None else None
+    largest = sizes[-1][0] * sizes[-1][1] if sizes else PIXEL_LIMIT
+
+    def image(header: npz.Header) -> Optional[str]:
+        shape, dtype = header
+        if dtype != np.float32 or len(shape) != 4 or shape[:2] != (1, 3) or shape[2] * shape[3] > largest:
+            return f"is {dtype} {shape}, not a float32 (1, 3, H, W) image of at most {largest} pixels"
+        return None
+
     try:
-        with np.load(path, allow_pickle=False) as data:  # never unpickle: a checkpoint may come from anyone
-            arrays = {key: data[key] for key in data.files}
+        arrays = npz.read(path, {"meta": lambda h: None if h[1].kind == "U" and h[0] == () else "is not text",
+                                 "image": image, "adam_m": image, "adam_v": image},
+                          f"checkpoint {path}", META_LIMIT + 3 * 4 * 3 * largest)
         meta = json.loads(str(arrays["meta"]))
         ident = meta["identity"]
         if not isinstance(ident, dict) or ident.get("format") != FORMAT:  # an older layout: refused by name
             raise CheckpointError(f"{path} has checkpoint format {ident.get('format') if isinstance(ident, dict) else '?'}"
                                   f"; this version reads format {FORMAT}")
-        adam = None
-        if meta["adam_step"] is not None:
-            adam = AdamState(int(meta["adam_step"]), arrays["adam_m"], arrays["adam_v"])
-        records = [StepRecord(**{f.name: r[f.name] for f in fields(StepRecord)}) for r in meta["records"]]
-        state = Checkpoint(int(meta["size_index"]), int(meta["done"]), arrays["image"], adam, records, float(meta["elapsed"]))
+        state = _state(meta, arrays)
+    except CheckpointError:
+        raise
+    except UserError as exc:  # a header refused: the message names the file already
+        raise CheckpointError(str(exc)) from None
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0] if str(exc) else 'damaged'})") from None
-    if state.image.ndim != 4 or not np.all(np.isfinite(state.image)):
-        raise CheckpointError(f"checkpoint {path}: its image is damaged (shape {state.image.shape} or non-finite values)")
+                              f"{one_line(exc)})") from None
+    problem = _problem(state, sizes, config)
+    if problem:
+        raise CheckpointError(f"checkpoint {path}: {problem}")
     return state, ident
+
+
+def _whole(value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{value!r} is not a whole number of at least {low}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    return float(value)
+
+
+def _record(r: Any) -> StepRecord:
+    if not isinstance(r, dict):
+        raise ValueError("a record is not an object")
+    whole = {"step": 1, "size_index": 1, "height": 0, "width": 0}
+    values = {f.name: (_whole(r[f.name], whole[f.name]) if f.name in whole else
+                       None if f.name == "lr" and r[f.name] is None else _number(r[f.name])) for f in fields(StepRecord)}
+    return StepRecord(**values)
+
+
+def _state(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Checkpoint:
+    adam = None
+    if meta["adam_step"] is not None:
+        adam = AdamState(_whole(meta["adam_step"]), arrays["adam_m"], arrays["adam_v"])
+    if not isinstance(meta["records"], list):
+        raise ValueError("its records are not a list")
+    return Checkpoint(_whole(meta["size_index"], 1), _whole(meta["done"]), arrays["image"], adam,
+                      [_record(r) for r in meta["records"]], _number(meta["elapsed"]))
+
+
+def _problem(state: Checkpoint, sizes: Optional[list[tuple[int, int]]], config: Optional[TransferConfig]) -> Optional[str]:
+    """What is wrong with a checkpoint's contents, for this run's sizes and steps when known."""
+    if not np.all(np.isfinite(state.image)):
+        return "its image holds non-finite values"
+    if state.adam is not None:
+        if state.adam.m.shape != state.image.shape or state.adam.v.shape != state.image.shape:
+            return f"Adam's moments are {state.adam.m.shape} and {state.adam.v.shape}, its image {state.image.shape}"
+        if not (np.all(np.isfinite(state.adam.m)) and np.all(np.isfinite(state.adam.v))):
+            return "Adam's moments hold non-finite values"
+    if [r.step for r in state.records] != list(range(1, len(state.records) + 1)):
+        return "its records are not steps 1, 2, 3, ... in order"
+    if sizes is None or config is None:
+        return None
+    if state.size_index > len(sizes):
+        return f"it is at size {state.size_index} of a run with {len(sizes)}"
+    if tuple(state.image.shape[2:]) != sizes[state.size_index - 1]:
+        return (f"its image is {state.image.shape[2]}x{state.image.shape[3]}; size {state.size_index} of this run "
+                f"is {sizes[state.size_index - 1][0]}x{sizes[state.size_index - 1][1]}")
+    if state.size_index < len(sizes) and state.done > config.steps_at(state.size_index):
+        return f"it has done {state.done} steps at size {state.size_index}, which has {config.steps_at(state.size_index)}"
+    before = sum(config.steps_at(i) for i in range(1, state.size_index))
+    lbfgs_ended_early = config.optimizer == "lbfgs" and state.done <= len(state.records) < before + state.done
+    if len(state.records) != before + state.done and not lbfgs_ended_early:  # SciPy may end a size early
+        return f"its {len(state.records)} records do not match {state.done} steps done at size {state.size_index}"
+    return None
 
 
 GROWS = "config.schedule.steps"  # the one part of a run's identity that may grow on resume
