@@ -11,7 +11,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # runnable from a clone without installing
 
-from common.tools.cli.main import build_parser, main  # noqa: E402,F401 - build_parser: for tests and docs
+if __name__ == "__main__":  # signals guarded from here, before the imports that take a second
+    from common.tools.entry import start
 
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(start("run.py", "common.tools.cli.main"))
+
+from common.tools.cli.main import build_parser, main  # noqa: E402,F401 - build_parser: for tests and docs

@@ -1,0 +1,54 @@
+"""Every script's first instruction: from here until the program installs its own handling,
+Ctrl-C and SIGTERM end it in one line with exit status 130, never a traceback or a silent −15.
+
+Python's own SIGINT handler raises KeyboardInterrupt anywhere, an import included; SIGTERM's
+default ends the process with no word. Both are made to raise here, before the heavy imports,
+and a KeyboardInterrupt that escapes the program is said in one line. Works on the main thread
+only, as Python's signal handlers do."""
+from __future__ import annotations
+
+import importlib
+import signal
+import sys
+from typing import Callable, NoReturn
+
+INTERRUPTED = 130  # as common/tools/cli/exits.py: 128 + SIGINT
+
+
+def _raise(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def guard() -> None:
+    """SIGINT and SIGTERM raise KeyboardInterrupt from now on (until the program sets its own);
+    one ignored when the program started stays ignored, as Python leaves it (``nohup``, ``cmd &``)."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _raise)
+
+
+def start(prog: str, module: str) -> int:
+    """Import ``module`` and run its ``main()`` with signals guarded the whole way."""
+    guard()
+    try:
+        main: Callable[[], int] = importlib.import_module(module).main
+        return main()
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted before any image was made; nothing written", file=sys.stderr)
+        return INTERRUPTED
+
+
+def run() -> int:
+    return start("style-transfer", "common.tools.cli.main")
+
+
+def batch() -> int:
+    return start("style-transfer-batch", "common.tools.batch.main")
+
+
+def compare() -> int:
+    return start("style-transfer-compare", "common.tools.compare.main")
+
+
+def bench() -> int:
+    return start("style-transfer-bench", "common.tools.bench.main")
