@@ -1,18 +1,41 @@
-"""The contract every backend fulfils.
+"""The contract every backend fulfils: the computation, and nothing else.
 
 Only NumPy arrays and Python floats cross it. Image arrays are (height, width, 3) RGB in
 [0, 1]; network inputs and features are NCHW float32 with N = 1. A backend subclasses
 :class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
-Capability flags (``adam_epsilon``) and optional class methods (pretrained weights, the
-chapter's own image reader) let common code ask what a backend does instead of checking its name.
+Capability flags (``adam_epsilon``, ``precisions``, ``compiles``) let common code ask what a
+backend does instead of checking its name.
+
+What the tooling asks of a framework besides the computation (whether a GPU works, free and peak
+device memory, versions and settings for reports, pretrained weights, weight files, the chapter's
+image reader) is not here: each backend package has a ``tools`` module of plain functions, which
+``common.registry.framework_tools(name)`` hands out. Timing a step stage by stage is written once
+for every backend, in ``backends/timing.py`` (``common.registry.timed_step``).
+
+What a new backend (JAX, say) writes, counted:
+
+- 18 abstract methods here: ``translate_error``, ``device``, ``synchronize``, ``extract_features``,
+  ``evaluate``, ``start``, ``optimizer_state``, ``clip_image``, ``set_learning_rate``, ``image``,
+  and the 8 on native arrays that the methods written here once are built from: ``_native``,
+  ``_numpy``, ``_make_taps``, ``_forward``, ``_backward``, ``_update``, ``_floats``, ``_image_copy``;
+  and the class attributes ``name``, ``framework``, ``adam_epsilon`` (``precisions`` and
+  ``compiles`` have defaults, ``_target`` is the one method with a default a backend may replace);
+- 6 functions on native arrays in the two modules it names as ``transforms`` (``preprocess``,
+  ``postprocess``) and ``losses`` (``content_loss``, ``gram``, ``style_loss``, ``tv_loss``);
+- 8 functions in its ``tools`` module, mirroring ``backends/torch/tools.py``: ``gpu_status``,
+  ``free_gpu_memory_gib``, ``environment``, ``memory_peak_gib``, ``reset_memory_peak`` (the last two
+  may say None and do nothing, as MXNet's do), and ``fetch_pretrained``, ``read_weights_file``,
+  ``chapter_image``, which only a backend whose registry entry offers pretrained sources, weight
+  files or a chapter tab needs (the others may raise NotImplementedError);
+- its entry in ``common.registry.BACKENDS``.
+
+In all 18 + 8 = 26 methods and tools functions (3 of them optional), plus the 6 array functions.
 """
 from __future__ import annotations
 
 import contextlib
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable, ClassVar, Iterator, Literal, Mapping, Optional, Sequence
 
 import numpy as np
@@ -100,56 +123,14 @@ class StyleBackend(ABC):
                 raise
             raise neutral from exc
 
-    @classmethod
-    @abstractmethod
-    def gpu_status(cls) -> GpuStatus:
-        """Whether this framework can run on a GPU here, tried for real."""
-
     @property
     @abstractmethod
     def device(self) -> str:
         """Where the work runs, in words (``cpu``, ``cuda:0 (NVIDIA H100)``)."""
 
     @abstractmethod
-    def environment(self) -> dict[str, str]:
-        """Versions and the settings that change numbers or speed (threads, oneDNN, TF32, ...)."""
-
-    @abstractmethod
     def synchronize(self) -> None:
         """Wait until all queued work is done (a no-op for eager CPU frameworks)."""
-
-    def device_memory_peak(self) -> Optional[float]:
-        """GiB the framework's device allocator held at most since ``reset_device_memory_peak``;
-        None on the CPU, where the process's resident set is the measure."""
-        return None
-
-    def reset_device_memory_peak(self) -> None:
-        """Start a new peak for ``device_memory_peak``."""
-
-    @classmethod
-    def free_device_memory_gib(cls) -> Optional[float]:
-        """GiB free on the GPU this backend would use, asked before anything is built (the memory
-        check); None where there is no GPU or the framework cannot say."""
-        return None
-
-    # -- what only a backend's framework can do, asked for through the registry ------------
-    @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
-        """Download the pretrained ``network`` ("vgg19", "vgg16") this framework's model zoo offers
-        as ``source`` (into ``folder`` where the framework lets one choose), as neutral arrays
-        (the registry says which backend offers which source)."""
-        raise NotImplementedError(f"the {cls.name} backend offers no pretrained weights named {source!r}")
-
-    @classmethod
-    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
-        """Neutral arrays from a weights file in this framework's own format (``.pth``, ``.params``):
-        VGG-16's or VGG-19's convolutions, keyed by their ``features`` index."""
-        raise NotImplementedError(f"the {cls.name} backend reads no weight files")
-
-    @classmethod
-    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
-        """The image as this framework's tab of the d2l chapter reads and resizes it, (H, W, 3) in [0, 1]."""
-        raise NotImplementedError(f"the {cls.name} backend has no chapter image reader")
 
     # -- stages --------------------------------------------------------------
     def preprocess(self, image: np.ndarray) -> np.ndarray:
@@ -164,18 +145,9 @@ class StyleBackend(ABC):
     def extract_features(self, x: np.ndarray, layers: Sequence[int]) -> list[np.ndarray]:
         """Outputs of the given ``features`` indices for input ``x``, in the order asked."""
 
-    def content_loss(self, y_hat: np.ndarray, y: np.ndarray) -> float:
-        return float(self._numpy(self.losses.content_loss(self._native(y_hat), self._native(y))))
-
     def gram(self, y: np.ndarray) -> np.ndarray:
         """(1, c, h, w) -> (c, c): X X^T / (c h w) with X the (c, h w) reshape."""
         return self._numpy(self.losses.gram(self._native(y)))
-
-    def style_loss(self, y_hat: np.ndarray, gram_y: np.ndarray) -> float:
-        return float(self._numpy(self.losses.style_loss(self._native(y_hat), self._native(gram_y))))
-
-    def tv_loss(self, y_hat: np.ndarray) -> float:
-        return float(self._numpy(self.losses.tv_loss(self._native(y_hat))))
 
     # -- the objective on native arrays, written once for both frameworks --------------
     @abstractmethod
@@ -211,11 +183,6 @@ class StyleBackend(ABC):
     def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
         """The weighted losses at image ``x`` and d(total)/dx for the targets in use, without training."""
 
-    def loss_and_gradient(self, x: np.ndarray, targets: Targets, weights: LossWeights) -> tuple[LossTerms[float], np.ndarray]:
-        """``evaluate`` with these targets (which stay in use)."""
-        self.use_targets(targets, weights)
-        return self.evaluate(x)
-
     # -- training ------------------------------------------------------------
     @abstractmethod
     def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
@@ -237,23 +204,6 @@ class StyleBackend(ABC):
         self._backward(terms)
         self._update()
         return self._floats(terms)
-
-    def timed_step(self) -> tuple[LossTerms[float], dict[str, float]]:
-        """``step()`` with the work waited for after each stage: seconds spent in the forward
-        pass (features and losses), the backward pass and the optimizer update."""
-        clock = [self._clock()]
-        terms = self._forward()
-        clock.append(self._clock())
-        self._backward(terms)
-        clock.append(self._clock())
-        self._update()
-        clock.append(self._clock())
-        seconds = {stage: clock[i + 1] - clock[i] for i, stage in enumerate(("forward", "backward", "update"))}
-        return self._floats(terms), seconds
-
-    def _clock(self) -> float:
-        self.synchronize()  # an asynchronous engine would otherwise bill this stage's work to the next
-        return time.perf_counter()
 
     # The three parts of a step, on native arrays (framework scalars in LossTerms).
     @abstractmethod

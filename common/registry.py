@@ -1,10 +1,12 @@
 """The backends by name, imported only when asked for (so that asking for PyTorch never
 imports MXNet, and a missing framework costs nothing until it is requested).
 
-Besides the backend classes, the registry knows what each backend offers that only its framework
-can do — pretrained weights from its model zoo, weight files in its own format (torchvision's
-``.pth``, Gluon's ``.params``) — so that the rest
-of ``common/`` can ask for those by what they are, never by a backend's module name.
+Besides the backend classes, the registry hands out each backend's ``tools`` module
+(``framework_tools``): what only its framework can do but the computation does not need — whether
+a GPU works, free and peak device memory, versions and settings for reports, pretrained weights
+from its model zoo, weight files in its own format (torchvision's ``.pth``, Gluon's ``.params``),
+the chapter's image reader — so that the rest of ``common/`` can ask for those by what they are,
+never by a backend's module name.
 """
 from __future__ import annotations
 
@@ -14,12 +16,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from .errors import BackendUnavailable
 from .interface import StyleBackend
+from .terms import LossTerms
 
 
 @dataclass(frozen=True)
@@ -104,16 +107,23 @@ def pretrained_sources() -> dict[str, tuple[str, str]]:
 def fetch_pretrained(source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
     """Download ``source``'s ``network`` with the framework whose model zoo has it (imported only now)."""
     backend, _ = pretrained_sources()[source]
-    return load_backend(backend).fetch_pretrained(source, folder, network)
+    return framework_tools(backend).fetch_pretrained(source, folder, network)
 
 
-def weight_file_reader(path: Path) -> type[StyleBackend] | None:
-    """The backend whose framework reads ``path``'s format (by suffix), None if none does;
-    raises BackendUnavailable when that backend's framework is missing."""
+def weight_file_reader(path: Path) -> Optional[Callable[[Path], dict[str, np.ndarray]]]:
+    """The function of the framework that reads ``path``'s format (by suffix): path -> neutral
+    arrays (VGG-16's or VGG-19's convolutions keyed by their ``features`` index); None if no
+    framework does; raises BackendUnavailable when that backend's framework is missing."""
     for name, info in BACKENDS.items():
         if path.suffix.lower() in info.weight_files:
-            return load_backend(name)
+            return framework_tools(name).read_weights_file
     return None
+
+
+def timed_step(backend: StyleBackend) -> tuple[LossTerms[float], dict[str, float]]:
+    """One training step of a started backend, timed stage by stage (forward, backward, update),
+    waiting for the work after each: ``backends.timing`` (framework-free, imported only now)."""
+    return importlib.import_module("backends.timing").timed_step(backend)
 
 
 def default_threads() -> int:

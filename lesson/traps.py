@@ -33,8 +33,8 @@ def chapter_resizes(folder: Path, size: tuple[int, int] = (30, 40)) -> dict[str,
     the project's reader."""
     from PIL import Image
 
-    from backends.mxnet.chapter import read_image as mxnet_chapter
-    from backends.torch.chapter import read_image as torch_chapter
+    from backends.mxnet.tools import chapter_image as mxnet_chapter
+    from backends.torch.tools import chapter_image as torch_chapter
     from common.tools.io.pictures import read_image
 
     fine = (onp.random.default_rng(0).random((120, 180, 3)) > 0.5).astype(onp.uint8) * 255

@@ -10,15 +10,27 @@ from common.errors import BackendUnavailable
 from common.config import AdamSettings, LossWeights, Schedule, TransferConfig
 from common.terms import Targets
 from common.layers import VGG19
-from common.registry import load_backend
+from common.registry import available, framework_tools, load_backend
 from common.targets import compute_targets
 
 from . import reference as ref
 from . import probes
-from .conftest import SIZE, weights
+from .conftest import SIZE, cpu_backend, weights
 
 LAYERS = sorted(set(VGG19.default_content_layers) | set(VGG19.default_style_layers))
 TOL = 1e-4  # float32 backends against a float64 reference, relative to each array's scale
+
+
+def loss(backend, name: str, *arrays: np.ndarray) -> float:
+    """The backend's ``losses.<name>`` on NumPy arrays moved to its device: the contract has no
+    method per loss (the core needs them only inside ``evaluate``), so the tests reach the module."""
+    return float(backend._numpy(getattr(backend.losses, name)(*(backend._native(a) for a in arrays))))
+
+
+def loss_and_gradient(backend, x: np.ndarray, targets: Targets, weights: LossWeights):
+    """``evaluate`` at ``x`` with these targets (which stay in use)."""
+    backend.use_targets(targets, weights)
+    return backend.evaluate(x)
 
 
 def test_preprocess_and_postprocess_match_numpy(backend, images):
@@ -58,12 +70,12 @@ def test_each_loss_matches_numpy(backend, images):
     x = backend.preprocess(images[0])
     y = backend.preprocess(images[1])
     fx, fy = backend.extract_features(x, [20]), backend.extract_features(y, [20])
-    assert backend.content_loss(fx[0], fy[0]) == pytest.approx(ref.content_loss(fx[0], fy[0]), rel=1e-5)
+    assert loss(backend, "content_loss", fx[0], fy[0]) == pytest.approx(ref.content_loss(fx[0], fy[0]), rel=1e-5)
     g = backend.gram(fy[0])
     assert g.shape == (512, 512)
     assert ref.relative_error(g, ref.gram(fy[0])) < 1e-5
-    assert backend.style_loss(fx[0], g) == pytest.approx(ref.style_loss(fx[0], ref.gram(fy[0])), rel=1e-4)
-    assert backend.tv_loss(x) == pytest.approx(ref.tv_loss(x), rel=1e-5)
+    assert loss(backend, "style_loss", fx[0], g) == pytest.approx(ref.style_loss(fx[0], ref.gram(fy[0])), rel=1e-4)
+    assert loss(backend, "tv_loss", x) == pytest.approx(ref.tv_loss(x), rel=1e-5)
 
 
 def perturbed_start(backend, images, seed: int, scale: float):
@@ -76,7 +88,7 @@ def perturbed_start(backend, images, seed: int, scale: float):
 
 def test_total_loss_and_gradient_are_consistent(backend, images):
     config, targets, x = perturbed_start(backend, images, seed=3, scale=0.3)
-    terms, grad = backend.loss_and_gradient(x, targets, config.weights)
+    terms, grad = loss_and_gradient(backend, x, targets, config.weights)
     assert grad.shape == x.shape and np.isfinite(grad).all()
     # the terms against the NumPy reference, weighted as the chapter does
     fx = dict(zip(config.layers, ref.features(x, weights(), list(config.layers))))
@@ -89,7 +101,7 @@ def test_total_loss_and_gradient_are_consistent(backend, images):
     assert terms.total == pytest.approx(terms.content + terms.style + terms.tv, rel=1e-6)
     # the gradient is the derivative of the total: a small step along -grad lowers it as predicted
     h = 1e-3 / np.abs(grad).max()
-    lower, _ = backend.loss_and_gradient(x - h * grad, targets, config.weights)
+    lower, _ = loss_and_gradient(backend, x - h * grad, targets, config.weights)
     predicted = h * float((grad.astype(np.float64) ** 2).sum())
     assert terms.total - lower.total == pytest.approx(predicted, rel=0.05)
 
@@ -97,14 +109,14 @@ def test_total_loss_and_gradient_are_consistent(backend, images):
 def test_content_loss_is_zero_at_the_content_image(backend, images):
     config = TransferConfig(size=SIZE, weights=LossWeights(1, 0, 0))
     init, targets = compute_targets(backend, *images, config)
-    terms, grad = backend.loss_and_gradient(init, targets, config.weights)
+    terms, grad = loss_and_gradient(backend, init, targets, config.weights)
     assert terms.content == 0.0 and np.abs(grad).max() == 0.0
 
 
 def test_frozen_weights_get_no_gradient(backend, images):
     config = TransferConfig(size=SIZE, schedule=Schedule(steps=2))
     init, targets = compute_targets(backend, *images, config)
-    backend.loss_and_gradient(init, targets, config.weights)
+    loss_and_gradient(backend, init, targets, config.weights)
     backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
     backend.step()
     assert not probes.weight_gradients_enabled(backend)
@@ -112,7 +124,7 @@ def test_frozen_weights_get_no_gradient(backend, images):
 
 def test_step_returns_losses_before_its_update(backend, images):
     config, targets, x = perturbed_start(backend, images, seed=4, scale=0.2)
-    expected, grad = backend.loss_and_gradient(x, targets, config.weights)
+    expected, grad = loss_and_gradient(backend, x, targets, config.weights)
     backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
     got = backend.step()
     assert got.total == pytest.approx(expected.total, rel=1e-5)
@@ -158,9 +170,43 @@ def test_targets_are_keyed_by_layer(backend, images):
 def test_auto_takes_a_gpu_exactly_when_the_status_says_one_is_usable(backend_name):
     """The status is what --device auto acts on, and its reason is what --device gpu says."""
     cls = load_backend(backend_name)
-    status = cls.gpu_status()
+    status = framework_tools(backend_name).gpu_status()
     assert isinstance(status.usable, bool) and status.detail and "\n" not in status.detail
     assert (cls(weights(), last_layer=1, device="auto").device != "cpu") == status.usable
     if not status.usable:
         with pytest.raises(BackendUnavailable, match=re.escape(status.detail)):
             cls(weights(), last_layer=1, device="gpu")
+
+
+# -- what the tooling asks of a framework, through the registry ------------------------------
+def test_the_tools_report_the_settings_and_no_peak_on_the_cpu(backend_name):
+    backend, tools = cpu_backend(backend_name), framework_tools(backend_name)
+    env = tools.environment(backend)
+    assert {"framework", "device", "threads", "oneDNN (CPU convolutions)"} <= set(env) and env["device"] == "cpu"
+    assert int(env["threads"]) >= 1
+    tools.reset_memory_peak(backend)
+    assert tools.memory_peak_gib(backend) is None  # on the CPU the resident set is the measure
+
+
+def test_free_gpu_memory_is_a_number_or_none_and_an_unknown_name_is_refused(backend_name):
+    from common import registry
+
+    free = registry.free_gpu_memory_gib(backend_name)
+    assert free is None or free >= 0
+    if not available(backend_name)[0]:
+        assert free is None  # a missing framework cannot say: the memory check then refuses nothing
+    with pytest.raises(BackendUnavailable, match="unknown backend"):
+        registry.free_gpu_memory_gib("jax")
+
+
+def test_a_timed_step_is_a_step_with_the_seconds_of_its_three_stages(backend, images):
+    from common.registry import timed_step
+
+    config, targets, x = perturbed_start(backend, images, seed=4, scale=0.2)
+    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    expected, stepped = backend.step(), backend.image()
+    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    terms, seconds = timed_step(backend)
+    assert terms == expected
+    np.testing.assert_array_equal(backend.image(), stepped)
+    assert set(seconds) == {"forward", "backward", "update"} and min(seconds.values()) >= 0

@@ -68,6 +68,8 @@ def test_an_unusable_omp_num_threads_is_unset_with_one_warning(backend_name, omp
 
 def test_a_run_reports_the_framework_s_own_count(backend_name, tmp_path):
     require(backend_name)
+    from common.registry import framework_tools
+
     from .conftest import cpu_backend
 
-    assert cpu_backend(backend_name).environment()["threads"] == str(available_cores())
+    assert framework_tools(backend_name).environment(cpu_backend(backend_name))["threads"] == str(available_cores())

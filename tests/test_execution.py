@@ -11,7 +11,7 @@ import pytest
 
 from common.config import Execution, Schedule, TransferConfig
 from common.errors import BackendUnavailable, ConfigError
-from common.registry import load_backend
+from common.registry import framework_tools, load_backend
 from common.targets import compute_targets
 from common.transfer import transfer
 
@@ -30,7 +30,8 @@ def _loss_and_grad(backend):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, synthetic_image(1), synthetic_image(2), config)
     x = init + 0.2 * np.random.default_rng(6).standard_normal(init.shape).astype(np.float32)
-    return backend.loss_and_gradient(x, targets, config.weights)
+    backend.use_targets(targets, config.weights)
+    return backend.evaluate(x)
 
 
 @pytest.mark.parametrize("name", ["torch", "mxnet"])
@@ -123,19 +124,19 @@ def test_a_torch_backend_keeps_its_threads_when_another_is_built_after_it(monkey
     for backend, threads in ((first, 1), (second, 3), (first, 1)):
         assert {t for t, _ in settings_seen.during(_features(backend))} == {threads}
         assert {t for t, _ in settings_seen.during(_one_step(backend))} == {threads}
-        assert backend.environment()["threads"] == str(threads)
+        assert framework_tools("torch").environment(backend)["threads"] == str(threads)
 
 
 def test_mxnet_reports_the_threads_its_engine_runs_with_whatever_torch_sets(monkeypatch, settings_seen):
     """MXNet's operators run on its engine's worker thread, whose OpenMP count is fixed when MXNet
     loads; torch.set_num_threads changes the calling thread's count only."""
     mxnet = cpu_backend("mxnet")
-    own = mxnet.environment()["threads"]
+    own = framework_tools("mxnet").environment(mxnet)["threads"]
     torch_backend = _torch_built_with(monkeypatch, int(own) + 1, Execution())
     assert {t for t, _ in settings_seen.during(_features(torch_backend))} == {int(own) + 1}
     mxnet.extract_features(mxnet.preprocess(synthetic_image(1)), [1])
-    assert mxnet.environment()["threads"] == own
-    assert torch_backend.environment()["threads"] == str(int(own) + 1)
+    assert framework_tools("mxnet").environment(mxnet)["threads"] == own
+    assert framework_tools("torch").environment(torch_backend)["threads"] == str(int(own) + 1)
 
 
 def test_cudnn_benchmark_is_each_torch_gpu_backend_s_own(monkeypatch, settings_seen):
@@ -144,4 +145,4 @@ def test_cudnn_benchmark_is_each_torch_gpu_backend_s_own(monkeypatch, settings_s
     chapter = _torch_built_with(monkeypatch, 2, Execution.unoptimized(), device="gpu")  # sets it False process-wide
     for backend, benchmark in ((optimized, True), (chapter, False), (optimized, True)):
         assert {b for _, b in settings_seen.during(_one_step(backend))} == {benchmark}
-        assert backend.environment()["cudnn.benchmark"] == str(benchmark)
+        assert framework_tools("torch").environment(backend)["cudnn.benchmark"] == str(benchmark)

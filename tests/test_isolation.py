@@ -1,7 +1,9 @@
 """The house rules, checked on the source: the core (the modules directly in common/) only
 computes — it does no process, file or network work and imports no tooling; nothing in common/
 imports a framework; each backend imports only its own framework; the tooling names no backend
-package; the project's import graph has no circle; and nothing is imported through a re-export."""
+package; the project's import graph has no circle; nothing is imported through a re-export; and
+the backend contract holds only the computation, what else a framework offers being in its
+``tools`` module, the same functions in both."""
 from __future__ import annotations
 
 import ast
@@ -86,10 +88,11 @@ def imports(module: str) -> set[str]:
 
 
 def test_the_module_lists_are_complete():
-    assert {"common.interface", "common.transfer", "common.adam", "common.lbfgs", "common.steplog"} <= set(CORE)
+    assert {"common.interface", "common.transfer", "common.adam", "common.lbfgs", "common.registry"} <= set(CORE)
     assert {"common.tools.cli.main", "common.tools.compare.main", "common.tools.bench.main",
             "common.tools.batch.main", "common.tools.io.files"} <= set(TOOLS)
-    assert {"backends.torch.backend", "backends.mxnet.backend", "backends.threads"} <= set(BACKENDS)
+    assert {"backends.torch.backend", "backends.mxnet.backend", "backends.torch.tools", "backends.mxnet.tools",
+            "backends.threads", "backends.timing"} <= set(BACKENDS)
 
 
 def test_no_module_of_common_imports_a_framework():
@@ -183,3 +186,52 @@ def test_random_weights_need_no_framework():
 def test_a_backend_imports_only_its_framework(name, own):
     require(name)
     assert imported_frameworks(f"from common.registry import load_backend; load_backend({name!r})") == own
+
+
+# -- the backend contract only computes; the rest is each framework's tools module ------------
+TOOLS_FUNCTIONS = {"gpu_status", "free_gpu_memory_gib", "environment", "memory_peak_gib", "reset_memory_peak",
+                   "fetch_pretrained", "read_weights_file", "chapter_image"}
+# What the core (transfer, Adam, L-BFGS, targets) and the tooling may call on a backend.
+CONTRACT = {"name", "framework", "adam_epsilon", "precisions", "compiles", "transforms", "losses", "network",
+            "convention", "weights", "errors", "translate_error", "device", "synchronize", "preprocess", "postprocess",
+            "extract_features", "gram", "use_targets", "evaluate", "start", "optimizer_state", "clip_image", "step",
+            "set_learning_rate", "image", "keep", "kept_image"}
+
+
+def _functions(module: str) -> dict[str, list[str]]:
+    """A module's public top-level functions and their parameter names."""
+    return {node.name: [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+            for node in _tree(module).body if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")}
+
+
+def test_the_two_backends_are_mirrored_module_for_module():
+    torch_modules = {m.split(".", 2)[2] for m in BACKENDS if m.startswith("backends.torch.")}
+    assert torch_modules == {m.split(".", 2)[2] for m in BACKENDS if m.startswith("backends.mxnet.")}
+    assert "tools" in torch_modules
+
+
+def test_each_tools_module_offers_the_same_functions_with_the_same_arguments():
+    torch_tools, mxnet_tools = _functions("backends.torch.tools"), _functions("backends.mxnet.tools")
+    assert set(torch_tools) == set(mxnet_tools) == TOOLS_FUNCTIONS
+    for name in TOOLS_FUNCTIONS:
+        assert torch_tools[name] == mxnet_tools[name], name
+
+
+def test_the_contract_has_only_the_computation():
+    from common.interface import StyleBackend
+
+    public = {n for n in dir(StyleBackend) if not n.startswith("_")}
+    public |= set(StyleBackend.__annotations__)
+    public.add("weights")  # set in __init__
+    assert public == CONTRACT, (sorted(public - CONTRACT), sorted(CONTRACT - public))
+    assert not TOOLS_FUNCTIONS & public
+
+
+@pytest.mark.parametrize("module", CORE + TOOLS)
+def test_nothing_outside_the_backends_calls_the_parts_of_a_step(module):
+    # backends/timing.py times _forward, _backward and _update; common/ calls step() or asks the registry.
+    for node in ast.walk(_tree(module)):
+        if isinstance(node, ast.Attribute) and node.attr in {"_forward", "_backward", "_update", "_floats"}:
+            if module == "common.interface":
+                continue  # where step() is written from them
+            pytest.fail(f"{module}:{node.lineno} calls {node.attr}")

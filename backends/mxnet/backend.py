@@ -3,7 +3,6 @@ NumPy interface (``mxnet.np``, ``npx``) with Gluon. Host arrays are NumPy's, nam
 as the chapter does, so that ``np`` is MXNet's."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import mxnet as mx
@@ -12,12 +11,11 @@ from mxnet import autograd, gluon, np
 
 from common.config import AdamSettings, Execution, LossWeights
 from common.errors import BackendUnavailable
-from common.interface import GpuStatus, StyleBackend
+from common.interface import StyleBackend
 from common.terms import AdamState, LossTerms, Targets
 
-from . import chapter, errors, pretrained
 from . import device as devices
-from . import losses, transforms
+from . import errors, losses, transforms
 from .optimizer import get_state, make_trainer, prepare_update, set_learning_rate, set_state
 from .vgg import FeatureTaps, build_features
 
@@ -36,6 +34,7 @@ class MXNetBackend(StyleBackend):
     adam_epsilon = "uncorrected"
     transforms = transforms
     losses = losses
+
     def __init__(self, weights: Mapping[str, onp.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
@@ -62,48 +61,17 @@ class MXNetBackend(StyleBackend):
     def translate_error(cls, exc: BaseException) -> Optional[Exception]:
         return errors.translate(exc)
 
-    @classmethod
-    def gpu_status(cls) -> GpuStatus:
-        return devices.gpu_status()
-
     @property
     def device(self) -> str:
         return devices.describe(self._ctx)
 
-    def environment(self) -> dict[str, str]:
-        return devices.environment(self._ctx)
-
     def synchronize(self) -> None:
         devices.synchronize()
 
-    # device_memory_peak stays None: MXNet 1.9 reports free and total GPU memory
-    # (mx.context.gpu_memory_info), not its allocator's peak as torch.cuda does.
-
-    @classmethod
-    def free_device_memory_gib(cls) -> Optional[float]:
-        # MXNet's one memory query: free and total bytes of the device (PyTorch: torch.cuda.mem_get_info).
-        if mx.context.num_gpus() == 0:
-            return None
-        try:
-            free, _total = mx.context.gpu_memory_info(0)
-        except mx.MXNetError:
-            return None
-        return free / 2**30
-
-    @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, onp.ndarray]:
-        return pretrained.fetch(source, folder, network)
-
-    @classmethod
-    def read_weights_file(cls, path: Path) -> dict[str, onp.ndarray]:
-        return pretrained.read_parameters(path)
-
-    @classmethod
-    def chapter_image(cls, path: Path, size: tuple[int, int]) -> onp.ndarray:
-        return chapter.read_image(path, size)
-
     def _native(self, array: onp.ndarray) -> np.ndarray:
-        devices.numpy_semantics()  # every input comes through here, from whichever thread runs it
+        # Every input comes through here, from whichever thread runs it: the flag is per thread, so
+        # it is asked at each entry, where PyTorch's process-wide settings are set once in __init__.
+        devices.numpy_semantics()
         return np.array(onp.asarray(array, dtype=onp.float32), dtype=onp.float32, ctx=self._ctx)
 
     def _numpy(self, value: np.ndarray) -> onp.ndarray:

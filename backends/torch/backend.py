@@ -1,19 +1,17 @@
 """The PyTorch implementation of ``common.interface.StyleBackend``."""
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 
 from common.config import AdamSettings, Execution, LossWeights
-from common.interface import GpuStatus, StyleBackend
+from common.interface import StyleBackend
 from common.terms import AdamState, LossTerms, Targets
 
-from . import chapter, errors, pretrained
 from . import device as devices
-from . import losses, transforms
+from . import errors, losses, transforms
 from .optimizer import get_state, make_adam, set_learning_rate, set_state
 from .vgg import FeatureTaps, build_features
 
@@ -26,14 +24,15 @@ class TorchBackend(StyleBackend):
     compiles = True
     transforms = transforms
     losses = losses
+
     def __init__(self, weights: Mapping[str, np.ndarray], *, last_layer: int, device: str = "cpu",
                  execution: Execution = Execution()) -> None:
         self._device = devices.resolve_device(device)
         super().__init__(weights, last_layer=last_layer, device=device, execution=execution)
-        # Threads and cudnn.benchmark are process-wide: applied again whenever this backend starts
-        # work (_native, _forward), so a backend built after it cannot change what it runs with.
-        self._settings = devices.process_settings(self._device, execution.optimized)
-        self._settings.apply()
+        # Threads and cudnn.benchmark are process-wide, set once here: with two PyTorch backends in
+        # one process (compare.py, bench.py) both run with the settings of the one made last
+        # (MXNet's backend sets nothing process-wide: its threads are fixed when MXNet loads).
+        devices.apply_process_settings(self._device, execution.optimized)
         # channels_last (NHWC) spares oneDNN and cuDNN their layout reorders: measured here at
         # 300x450, 1.25 -> 1.13 s/step in fp32 and 0.67 -> 0.61 in bf16.
         self._channels_last = execution.optimized
@@ -50,51 +49,14 @@ class TorchBackend(StyleBackend):
     def translate_error(cls, exc: BaseException) -> Optional[Exception]:
         return errors.translate(exc)
 
-    @classmethod
-    def gpu_status(cls) -> GpuStatus:
-        return devices.gpu_status()
-
     @property
     def device(self) -> str:
         return devices.describe(self._device)
 
-    def environment(self) -> dict[str, str]:
-        self._settings.apply()  # what this backend's work runs with, not what another one left
-        return devices.environment(self._device)
-
     def synchronize(self) -> None:
         devices.synchronize(self._device)
 
-    def device_memory_peak(self) -> Optional[float]:
-        return devices.memory_peak_gib(self._device)
-
-    def reset_device_memory_peak(self) -> None:
-        devices.reset_memory_peak(self._device)
-
-    @classmethod
-    def free_device_memory_gib(cls) -> Optional[float]:
-        if not torch.cuda.is_available():
-            return None
-        try:
-            free, _total = torch.cuda.mem_get_info(0)  # the whole device's free bytes, as the driver counts them
-        except RuntimeError:
-            return None
-        return free / 2**30
-
-    @classmethod
-    def fetch_pretrained(cls, source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
-        return pretrained.fetch(source, folder, network)
-
-    @classmethod
-    def read_weights_file(cls, path: Path) -> dict[str, np.ndarray]:
-        return pretrained.read_state_dict(path)
-
-    @classmethod
-    def chapter_image(cls, path: Path, size: tuple[int, int]) -> np.ndarray:
-        return chapter.read_image(path, size)
-
     def _native(self, array: np.ndarray) -> torch.Tensor:
-        self._settings.apply()  # every stage's input comes through here (two cheap reads when already set)
         # A copy: torch.from_numpy would share memory, and Adam's in-place update of the image
         # would then silently rewrite the caller's array (MXNet's nd.array always copies).
         return torch.tensor(np.asarray(array, dtype=np.float32), device=self._device)
@@ -146,7 +108,6 @@ class TorchBackend(StyleBackend):
             self._x.copy_(transforms.clip(self._x, self.convention))
 
     def _forward(self) -> LossTerms[torch.Tensor]:
-        self._settings.apply()  # a step's backward and update follow at once, with the same settings
         # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).
         self._optimizer.zero_grad(set_to_none=True)
         return self._objective(self._x, self._layers, self._content, self._grams, self._weights)

@@ -1,12 +1,36 @@
-"""What the tooling asks of PyTorch besides the computation: the GPU probe, free and peak device
-memory, the settings for reports, pretrained weights, ``.pth`` files, the chapter's image reader.
-Mirrors ``backends/mxnet/tools.py`` function for function; the registry hands this module out
-(``common.registry.framework_tools("torch")``)."""
+"""What the tooling asks of PyTorch besides the computation: whether a GPU works, free and peak
+device memory, the settings for reports, torchvision's pretrained VGGs, ``.pth`` files, and the
+chapter's image reader. Mirrors ``backends/mxnet/tools.py`` function for function (same names,
+same arguments); the tooling gets it from ``common.registry.framework_tools("torch")``, never by
+this module's name. Nothing here is part of the ``StyleBackend`` contract."""
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import warnings
+from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import torch
+import torchvision
+from PIL import Image
+
+from common.errors import WeightsError, short_reason
+from common.interface import GpuStatus, StyleBackend
+
+
+# -- the device ------------------------------------------------------------------------
+def gpu_status() -> GpuStatus:
+    """Whether PyTorch can run on a GPU here, tried for real (``resolve_device("auto")`` asks it too)."""
+    if not torch.cuda.is_available():
+        return GpuStatus(False, "torch.cuda.is_available() is False (no CUDA GPU, or a CPU build of torch)")
+    try:
+        torch.ones(1, device="cuda").add_(1).cpu()  # a real kernel: fails on a GPU this build has no code for
+    except RuntimeError as exc:
+        return GpuStatus(False, f"CUDA is present but a kernel failed: {str(exc).splitlines()[0]}")
+    return GpuStatus(True, torch.cuda.get_device_name(0))
 
 
 def free_gpu_memory_gib() -> Optional[float]:
@@ -19,3 +43,101 @@ def free_gpu_memory_gib() -> Optional[float]:
     except RuntimeError:
         return None
     return free / 2**30
+
+
+def memory_peak_gib(backend: StyleBackend) -> Optional[float]:
+    """GiB the device allocator held at most since ``reset_memory_peak(backend)``; None on the CPU,
+    where the process's resident set is the measure."""
+    # The CUDA caching allocator counts its peak (MXNet 1.9 has no such counter).
+    device = backend._device
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def reset_memory_peak(backend: StyleBackend) -> None:
+    """Start a new peak for ``memory_peak_gib``."""
+    if backend._device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(backend._device)
+
+
+def environment(backend: StyleBackend) -> dict[str, str]:
+    """Versions and the settings that change PyTorch's numbers or speed, for reports. Threads and
+    cudnn.benchmark are the process's now: the last PyTorch backend built set them (device.py)."""
+    device = backend._device
+    env = {
+        "framework": f"torch {torch.__version__}, torchvision {torchvision.__version__}",
+        "device": backend.device,
+        "threads": str(torch.get_num_threads()),
+        "oneDNN (CPU convolutions)": f"{'on' if torch.backends.mkldnn.is_available() else 'off'}"
+                                     f" ({_onednn_version()})",
+        "CPU capability": torch.backends.cpu.get_cpu_capability(),
+    }
+    if device.type == "cuda":
+        env.update({
+            "cuDNN": str(torch.backends.cudnn.version()),
+            "TF32 in convolutions (cudnn.allow_tf32)": str(torch.backends.cudnn.allow_tf32),
+            "TF32 in matmul (cuda.matmul.allow_tf32)": str(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn.benchmark": str(torch.backends.cudnn.benchmark),
+            "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE", "unset"),
+        })
+    return env
+
+
+def _onednn_version() -> str:
+    for line in torch.__config__.show().splitlines():
+        if "MKL-DNN" in line or "oneDNN" in line:
+            return line.strip(" -").replace("Intel(R) MKL-DNN", "oneDNN").split(" (Git")[0]
+    return "version unknown"
+
+
+# -- weights: torchvision's ImageNet VGG-19 and VGG-16 (IMAGENET1K_V1), .pth state dicts ------
+def _features_only(state: dict) -> dict[str, np.ndarray]:
+    """The ``features.N.*`` arrays of a whole VGG's state dict, or of ``vgg19().features`` saved
+    alone (keys ``N.weight``, ``N.bias``)."""
+    out = {}
+    for key, value in state.items():
+        key = key.removeprefix("module.")  # saved from DataParallel
+        if key.split(".")[0].isdigit():
+            key = f"features.{key}"
+        if key.startswith("features.") and isinstance(value, torch.Tensor):
+            out[key] = value.detach().to(torch.float32).cpu().numpy()
+    return out
+
+
+def fetch_pretrained(source: str, folder: Path, network: str) -> dict[str, np.ndarray]:
+    """``network`` ("vgg19", "vgg16") as neutral arrays, downloaded through torchvision's loader
+    (into torch hub's own cache, hash checked, not ``folder``, which the Gluon zoo uses);
+    torchvision's only VGG weights are ``imagenet``, IMAGENET1K_V1."""
+    weights = {"vgg19": torchvision.models.VGG19_Weights, "vgg16": torchvision.models.VGG16_Weights}[network]
+    weights = weights.IMAGENET1K_V1
+    title = {"vgg19": "VGG-19", "vgg16": "VGG-16"}[network]
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # torch.hub announces downloads on stdout
+            state = weights.get_state_dict(progress=True)
+    except Exception as exc:  # URLError, HTTP errors, a truncated file: all mean "no weights"
+        raise WeightsError(
+            f"cannot download torchvision's {title} weights from {weights.url} ({short_reason(exc)}); "
+            f"download that file once and pass --weights {weights.url.rsplit('/', 1)[-1]}, or a Keras "
+            f".h5 VGG file, or use --weights random for a smoke run") from None
+    return _features_only(state)
+
+
+def read_weights_file(path: Path) -> dict[str, np.ndarray]:
+    """A ``state_dict`` saved by torch.save (``.pth``, ``.pt``), loaded without running any pickled
+    code: VGG-16's or VGG-19's convolutions as neutral arrays."""
+    with warnings.catch_warnings():  # a refusal below says it in one line; torch's own warning would add two
+        warnings.simplefilter("ignore")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state_dict")
+    return _features_only(state.get("state_dict", state))
+
+
+# -- the chapter's PyTorch tab ------------------------------------------------------------
+def chapter_image(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """The image as the chapter's PyTorch tab reads and resizes it, for ``scripts/compare.py
+    --recipe d2l``: PIL decode, then ``torchvision.transforms.Resize((h, w))`` on the PIL image —
+    Pillow's bilinear filter with antialiasing, height first (the same pixels as
+    ``common/images.py``, which a test shows); (H, W, 3) in [0, 1]."""
+    with Image.open(path) as img:
+        img = torchvision.transforms.Resize(size)(img.convert("RGB"))
+        return np.asarray(img, dtype=np.float32) / 255.0

@@ -18,7 +18,7 @@ import numpy as np
 from common.config import Execution, TransferConfig
 from common.errors import UserError, one_line
 from common.images import to_uint8
-from common.registry import load_backend
+from common.registry import framework_tools, load_backend
 from common.transfer import transfer
 
 from ..cli.memory import check_run
@@ -61,7 +61,8 @@ class PairWorker:
         """Where this worker runs, what its framework says about its threads, or why it cannot work."""
         if self.failure:
             return {"pid": os.getpid(), "failure": self.failure}
-        return {"pid": os.getpid(), "device": self.backend.device, "threads": self.backend.environment()["threads"],
+        return {"pid": os.getpid(), "device": self.backend.device,
+                "threads": framework_tools(self.backend.name).environment(self.backend)["threads"],
                 "build_seconds": self.build_seconds}
 
     def run(self, content: np.ndarray, style: np.ndarray, config: TransferConfig) -> dict[str, Any]:
@@ -82,7 +83,8 @@ class PairWorker:
         last = result.records[-1] if result.records else None
         out: dict[str, Any] = {
             "status": "failed" if result.stopped else "done", "seconds": seconds, "image": to_uint8(result.image),
-            "worker": {"pid": os.getpid(), "threads": self.backend.environment()["threads"],
+            "worker": {"pid": os.getpid(),
+                       "threads": framework_tools(self.backend.name).environment(self.backend)["threads"],
                        "build_seconds": self.build_seconds},
             "steps": len(result.records), "seconds_per_step": _finite(result.seconds_per_step),
             "losses": {k: getattr(last, k) for k in ("content", "style", "tv", "total")} if last else None,

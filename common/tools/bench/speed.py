@@ -15,7 +15,7 @@ import numpy as np
 from common.config import Execution, TransferConfig
 from common.errors import UserError
 from common.interface import StyleBackend
-from common.registry import load_backend
+from common.registry import framework_tools, load_backend, timed_step
 from common.targets import compute_targets
 from common.weights import random_weights
 
@@ -34,7 +34,7 @@ def peak_memory(backend: StyleBackend) -> dict[str, float]:
     except (OSError, StopIteration):
         import resource
         out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    device = backend.device_memory_peak()
+    device = framework_tools(backend.name).memory_peak_gib(backend)
     if device is not None:
         out["gpu_peak_gib"] = device
     return out
@@ -65,12 +65,13 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
     start = time.perf_counter()
     backend = load_backend(name)(random_weights(0, config.last_layer), last_layer=config.last_layer,
                                  device=device, execution=execution)
-    backend.reset_device_memory_peak()
+    tools = framework_tools(name)
+    tools.reset_memory_peak(backend)
     rng = np.random.default_rng(0)
     content, style = (rng.random((*size, 3), dtype=np.float32) for _ in range(2))
     init, targets = compute_targets(backend, content, style, config)
     backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
-    backend.timed_step()
+    timed_step(backend)
     first = time.perf_counter() - start  # set-up, targets and the first step: includes any compilation
     times = time_steps(backend, steps, warmup=max(0, warmup - 1))
     step = times.pop("step")
@@ -78,7 +79,7 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
     return {"backend": name, "framework": backend.framework, "device": backend.device, "size": list(size),
             "execution": asdict(execution), "seconds_per_step": step, "steps_per_second": 1 / step,
             "stages": times, "stage_sum_over_step": sum(times.values()) / step, "gflop_per_step": flops / 1e9, "gflops": flops / 1e9 / step,
-            "setup_and_first_step_seconds": first, "threads": backend.environment()["threads"],
+            "setup_and_first_step_seconds": first, "threads": tools.environment(backend)["threads"],
             **peak_memory(backend)}
 
 

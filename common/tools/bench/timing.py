@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from common.interface import StyleBackend
+from common.registry import timed_step
 
 
 def time_steps(backend: StyleBackend, steps: int, warmup: int = 1) -> dict[str, float]:
     """Median seconds per stage (forward, backward, update) and per whole step over ``steps``
     synchronised steps, after ``warmup`` untimed ones; the backend must have been started."""
     for _ in range(warmup):
-        backend.timed_step()
-    samples = [backend.timed_step()[1] for _ in range(max(1, steps))]
+        timed_step(backend)
+    samples = [timed_step(backend)[1] for _ in range(max(1, steps))]
     times = {stage: float(np.median([s[stage] for s in samples])) for stage in samples[0]}
     times["step"] = float(np.median([sum(s.values()) for s in samples]))
     return times

@@ -16,6 +16,7 @@ from typing import Iterable, Optional
 from common.config import TransferConfig
 from common.errors import UserError
 from common.interface import StyleBackend
+from common.registry import framework_tools
 
 from ..io.pictures import check_image_file, check_image_path, check_writable
 from ..io.weights import SOURCES, check_spec
@@ -196,7 +197,7 @@ def check_capabilities(args: argparse.Namespace, backend_class: type[StyleBacken
     if getattr(args, "compile", False) and not backend_class.compiles:
         raise UserError(f"--compile: the {name} backend has no compile step (its blocks are hybridized already)")
     if args.device == "gpu":
-        status = backend_class.gpu_status()
+        status = framework_tools(name).gpu_status()
         if not status.usable:
             raise UserError(f"--device gpu: {backend_class.framework} cannot use a GPU here: {status.detail}")
 

@@ -15,7 +15,7 @@ from common.errors import UserError
 from common.images import image_size
 from common.interface import StyleBackend
 from common.layers import VGG19
-from common.registry import load_backend
+from common.registry import framework_tools, load_backend
 from common.weights import Weights
 
 from ..cli import preflight
@@ -249,9 +249,12 @@ def _timing_section(blocks, numbers, times, config: TransferConfig) -> None:
 
 def _environment_section(blocks, numbers, left, right, args) -> None:
     blocks.append(render.Heading("Environment"))
-    env = {"machine": machine(), left.name: left.environment(), right.name: right.environment()}
+    tools = {b.name: framework_tools(b.name) for b in (left, right)}
+    env = {"machine": machine(), left.name: tools[left.name].environment(left),
+           right.name: tools[right.name].environment(right)}
     env["seeds"] = {"--seed (random weights, loss-point noise)": str(args.seed),
-                    "GPU": f"{left.name}: {left.gpu_status().detail}; {right.name}: {right.gpu_status().detail}"}
+                    "GPU": f"{left.name}: {tools[left.name].gpu_status().detail}; "
+                           f"{right.name}: {tools[right.name].gpu_status().detail}"}
     for section, values in env.items():
         blocks.append(render.Table([section, "value"], [[k, f"`{v}`"] for k, v in values.items()]))
     numbers["environment"] = env

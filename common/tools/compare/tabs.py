@@ -11,7 +11,7 @@ from typing import Optional
 
 import numpy as np
 
-from common.registry import load_backend
+from common.registry import framework_tools
 
 from ..io.pictures import read_image
 
@@ -29,7 +29,7 @@ class Tab:
     def read(self, path: Path, size: tuple[int, int]) -> np.ndarray:
         if self.reader is None:
             return read_image(path, size)
-        return load_backend(self.reader).chapter_image(path, size)
+        return framework_tools(self.reader).chapter_image(path, size)
 
 
 # The chapter asks both tabs for indices [0, 5, 10, 19, 28] (style) and [25] (content): conv

@@ -66,7 +66,7 @@ def read_file(path: Path) -> tuple[Mapping[str, np.ndarray], InputConvention, bo
             return keyed(read_keras(path), str(path)), CAFFE, False  # Keras' VGG files are Caffe-trained
         reader = _needs_backend(f"reading a {suffix} file", registry.weight_file_reader, path)
         if reader is not None:  # torchvision's and Gluon's formats: their VGGs take ImageNet-standardised RGB
-            return reader.read_weights_file(path), TORCHVISION, False
+            return reader(path), TORCHVISION, False
     except UserError:
         raise
     except Exception as exc:  # a damaged file raises whatever its parser raises
