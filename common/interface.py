@@ -26,7 +26,7 @@ What a new backend (JAX, say) writes, counted:
   ``free_gpu_memory_gib``, ``environment``, ``memory_peak_gib``, ``reset_memory_peak`` (the last two
   may say None and do nothing, as MXNet's do), and ``fetch_pretrained``, ``read_weights_file``,
   ``chapter_image``, which only a backend whose registry entry offers pretrained sources, weight
-  files or a chapter tab needs (the others may raise NotImplementedError);
+  files or a chapter tab needs (elsewhere they may just raise NotImplementedError);
 - its entry in ``common.registry.BACKENDS``.
 
 In all 18 + 8 = 26 methods and tools functions (3 of them optional), plus the 6 array functions.
@@ -205,7 +205,8 @@ class StyleBackend(ABC):
         self._update()
         return self._floats(terms)
 
-    # The three parts of a step, on native arrays (framework scalars in LossTerms).
+    # The three parts of a step, on native arrays (framework scalars in LossTerms); backends/timing.py
+    # times them one by one for the bench and compare.py, nothing in common/ calls them.
     @abstractmethod
     def _forward(self) -> LossTerms[Any]: ...
 
