@@ -5,7 +5,8 @@ Sizes are (height, width) everywhere in this project.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, Mapping
 
 from .errors import ConfigError
 from .layers import NETWORKS, Network
@@ -81,11 +82,13 @@ class Execution:
         return cls(frozen=False, optimized=False)
 
     def validate(self) -> "Execution":
-        if self.precision not in ("fp32", "bf16"):
-            raise ConfigError("precision", f"must be fp32 or bf16, not {self.precision}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError("precision", f"must be one of {', '.join(PRECISIONS)}, not {self.precision}")
         return self
 
 
+# The values each choice may take: the command line offers exactly these, validate() refuses any other.
+PRECISIONS = ("fp32", "bf16")
 OPTIMIZERS = ("adam", "lbfgs")
 INITS = ("content", "noise", "style")
 COLOR_MODES = ("none", "luminance", "histogram")
@@ -159,13 +162,21 @@ class TransferConfig:
         """The network is cut after this layer: nothing deeper is ever run."""
         return max(self.layers)
 
+    @classmethod
+    def from_fields(cls, values: Mapping[str, Any]) -> "TransferConfig":
+        """A configuration from values by field path (``"schedule.steps"``, ``"size"``), each part
+        made once; a field not named keeps its default. Not validated: call :meth:`validate`."""
+        top, parts = _by_part(values)
+        return cls(**top, **{head: _PARTS[head](**given) for head, given in parts.items()})
+
+    def with_fields(self, values: Mapping[str, Any]) -> "TransferConfig":
+        """A copy with the fields at these paths changed (what a recipe does to a configuration)."""
+        top, parts = _by_part(values)
+        return replace(self, **top, **{head: replace(getattr(self, head), **given) for head, given in parts.items()})
+
     def validate(self) -> "TransferConfig":
         """Self, or a ConfigError naming the first field out of range (``schedule.steps``, ...)."""
-        height, width = self.size
-        if min(height, width) < MIN_SIDE:
-            raise ConfigError("size", f"{height}x{width} is too small: both sides must be at least {MIN_SIDE} pixels")
-        if max(height, width) > MAX_SIDE:
-            raise ConfigError("size", f"{height}x{width} is too large: no side may exceed {MAX_SIDE} pixels")
+        check_size(self.size)
         if self.network not in NETWORKS:
             raise ConfigError("network", f"must be one of {', '.join(NETWORKS)}, not {self.network}")
         for name in ("content_layers", "style_layers"):
@@ -247,6 +258,32 @@ class TransferConfig:
                 f"style {self.net.describe(self.style_layers)}, "
                 f"weights {self.weights.content:g}/{self.weights.style:g}/{self.weights.tv:g}, "
                 f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
+
+
+# The parts of a configuration by field name (Schedule for "schedule", ...), for from_fields.
+_PARTS = {f.name: f.default_factory for f in fields(TransferConfig) if f.default_factory is not MISSING}
+
+
+def _by_part(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Field paths split into the configuration's own fields and each part's (``schedule.steps``)."""
+    top: dict[str, Any] = {}
+    parts: dict[str, dict[str, Any]] = {}
+    for path, value in values.items():
+        head, _, rest = path.partition(".")
+        if rest:
+            parts.setdefault(head, {})[rest] = value
+        else:
+            top[head] = value
+    return top, parts
+
+
+def check_size(size: tuple[int, int]) -> None:
+    """A picture size (height, width) a run can have: both sides from MIN_SIDE to MAX_SIDE pixels."""
+    height, width = size
+    if min(height, width) < MIN_SIDE:
+        raise ConfigError("size", f"{height}x{width} is too small: both sides must be at least {MIN_SIDE} pixels")
+    if max(height, width) > MAX_SIDE:
+        raise ConfigError("size", f"{height}x{width} is too large: no side may exceed {MAX_SIDE} pixels")
 
 
 def _positive(field: str, value: float) -> None:

@@ -450,3 +450,43 @@ def test_bench_options_are_checked_before_any_worker(tmp, argv, words):
         preflight.check_bench(args)
     for command in ("speed", "quality", "memory", "batch"):
         preflight.check_bench(BENCH.build_parser().parse_args([command]))  # the defaults pass
+
+
+@pytest.mark.parametrize("argv", [["--steps", "0"], ["--lr", "-1"], ["--scales", "12"], ["--seed", "-1"],
+                                  ["--style-blend", "1", "2"], ["--content-weight", "0", "--style-weight", "0",
+                                                                "--tv-weight", "0"], ["--max-memory", "0"],
+                                  ["--size", "20"], ["--style-layers", "relu9_9"]])
+def test_every_script_refuses_a_mistake_in_the_same_words(tmp, argv, capsys, monkeypatch):
+    """One place per rule: run.py, compare.py and batch.py say the same line for the same option,
+    before anything is made (batch.py: before Ray starts)."""
+    monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
+    common = {"--content": tmp / "content.png", "--style": tmp / "style.png", "--weights": "random",
+              "--size": ["32", "32"], "--device": "cpu"}
+    batch = _script("batch")
+    said = {}
+    for name, module, own in (("run.py", RUN, {"--output": tmp / "o.png"}),
+                              ("compare.py", COMPARE, {"--report": tmp / "report"}),
+                              ("batch.py", batch, {"--out": tmp / "out"})):
+        before = tree(tmp)
+        status, lines = call(module, with_base({**common, **own}, argv), capsys)
+        assert status == 2 and len(lines) == 1 and lines[0].startswith(f"{name}: error: "), (name, lines)
+        said[name] = lines[0][len(f"{name}: error: "):]
+        assert tree(tmp) == before, name
+    assert len(set(said.values())) == 1, said
+
+
+def test_size_n_follows_the_contents_exif_orientation(tmp):
+    """The configuration is built from the content's header: its size must be the one load_rgb
+    decodes, a quarter turn included."""
+    from common.images import image_size
+    from common.tools.io.pictures import load_rgb
+
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90: stored 60 x 80 (height x width), shown 80 x 60
+    Image.open(tmp / "content.png").convert("RGB").save(tmp / "turned.jpg", exif=exif)
+    assert preflight.picture_size(tmp / "turned.jpg") == image_size(load_rgb(tmp / "turned.jpg")) == (80, 60)
+    assert preflight.picture_size(tmp / "content.png") == (60, 80)
+    args = RUN.build_parser().parse_args(["--content", str(tmp / "turned.jpg"), "--style", str(tmp / "style.png"),
+                                          "--weights", "random", "--size", "96", "--output", str(tmp / "o.png")])
+    config, weights = preflight.check_run(args)
+    assert config.size == (96, 72) and not weights  # random weights: described, their arrays made later

@@ -65,9 +65,9 @@ def test_end_to_end(files, backend_name):
     assert Image.open(tmp / "curves.png").size[0] > 300
     records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2, 3, 4]
-    assert set(records[0]) == {"step", "content", "style", "tv", "total", "lr", "seconds", "scale", "height", "width",
+    assert set(records[0]) == {"step", "content", "style", "tv", "total", "lr", "seconds", "size_index", "height", "width",
                                "elapsed"}
-    assert [(r["scale"], r["height"], r["width"]) for r in records] == [(1, 32, 48)] * 4
+    assert [(r["size_index"], r["height"], r["width"]) for r in records] == [(1, 32, 48)] * 4
     elapsed = [r["elapsed"] for r in records]
     assert elapsed == sorted(elapsed) and elapsed[0] >= records[0]["seconds"]  # targets are counted too
     assert records[0]["content"] == 0 and [r["lr"] for r in records] == [0.3] * 4
@@ -108,14 +108,19 @@ def test_a_framework_that_fails_to_import_is_one_line(files, tmp_path):
     assert "fails to import" in proc.stderr and "pip install" in proc.stderr
 
 
-def test_help_lists_every_option(tmp_path):
+def test_help_runs_and_every_option_is_documented(tmp_path):
+    """``--help`` works from the script, and every option of every script (bench.py's commands
+    too) has its row in docs/options.md: an option added to a parser without its documentation
+    fails here."""
     proc = run_cli("--help", cwd=tmp_path)
-    assert proc.returncode == 0
-    for flag in ("--backend", "--content", "--style", "--output", "--size", "--steps", "--lr", "--lr-decay-every",
-                 "--lr-decay-factor", "--content-weight", "--style-weight", "--tv-weight", "--content-layers",
-                 "--style-layers", "--weights", "--device", "--seed", "--log", "--plot", "--save-every",
-                 "--align-adam-epsilon", "--precision", "--compile"):
-        assert flag in proc.stdout
+    assert proc.returncode == 0 and "--seed" in proc.stdout
+    page = (ROOT / "docs" / "options.md").read_text(encoding="utf-8")
+    for script in ("run", "batch", "compare", "bench"):
+        flags = {flag for parser in _parsers(_parser(script)) for action in parser._actions
+                 for flag in action.option_strings if flag.startswith("--") and flag != "--help"}
+        assert len(flags) > 3, script
+        assert not {flag for flag in flags if f"`{flag}" not in page}, (script, sorted(f for f in flags
+                                                                                 if f"`{f}" not in page))
 
 
 def test_torch_bf16_end_to_end(files):
@@ -160,12 +165,42 @@ def test_help_gives_every_option_a_line_and_its_default_once(script):
                 continue
             assert action.help, f"{script}.py {action.option_strings[0]} has no help line"
             text = (formatter._get_help_string(action) % dict(vars(action), prog=parser.prog)).lower()
-            if action.default not in (None, False):  # the formatter adds it, unless the help says it already
+            if action.default is not None and action.default is not False and action.default != ():
+                # a default to say, 0 included: the formatter adds it, unless the help says it already
                 assert text.count("default") == 1, (script, action.option_strings, text)
             else:  # no default the formatter could add: one written by hand at most
                 assert text.count("default") <= 1, (script, action.option_strings, text)
             checked += 1
     assert checked > 10
+
+
+@pytest.mark.parametrize("script", ["run", "compare", "bench", "batch"])
+def test_help_shows_each_default_as_it_would_be_typed(script):
+    """What --help adds as "(default: X)" is X as a user types it: given after its flag, X parses
+    back to the default itself (``300 450``, not ``(300, 450)``; ``fp32``, not ``['fp32']``; and 0)."""
+    from common.tools.cli.options import typed_default
+
+    def plain(value):
+        return [plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    shown = {}
+    for parser in _parsers(_parser(script)):
+        required = [x for a in parser._actions if a.required and a.option_strings for x in (a.option_strings[0], "x")]
+        for action in parser._actions:
+            typed = typed_default(action)
+            if typed is None or "default" in (action.help or "").lower():
+                continue
+            assert "(" not in typed and "[" not in typed and "'" not in typed, (script, action.option_strings, typed)
+            parsed = parser.parse_args([*required, action.option_strings[0], *typed.split()])
+            assert plain(getattr(parsed, action.dest)) == plain(action.default), (script, action.option_strings, typed)
+            shown[f"{parser.prog} {action.option_strings[0]}"] = typed
+    assert shown, script
+    if script == "run":
+        assert shown["run.py --size"] == "300 450" and shown["run.py --seed"] == shown["run.py --save-every"] == "0"
+    if script == "bench":
+        assert shown["bench.py speed --sizes"] == "150x225 300x450" and shown["bench.py speed --precision"] == "fp32"
+    if script == "batch":
+        assert shown["batch.py --pairing-seed"] == shown["batch.py --gpus-per-task"] == "0"
 
 
 def test_picture_options_end_to_end(files, backend_name):
@@ -180,7 +215,7 @@ def test_picture_options_end_to_end(files, backend_name):
     assert proc.returncode == 0, proc.stderr
     assert Image.open(tmp / "o.png").size == (96, 72)  # content 60x80: long edge 96 keeps 3:4
     records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
-    assert [(r["scale"], r["height"], r["width"]) for r in records] == [(1, 36, 48)] * 3 + [(2, 72, 96)] * 2
+    assert [(r["size_index"], r["height"], r["width"]) for r in records] == [(1, 36, 48)] * 3 + [(2, 72, 96)] * 2
     assert all(r["lr"] is None for r in records)
     assert "the picture as saved" in proc.stdout
 
@@ -193,6 +228,6 @@ def test_the_fast_recipe_sets_defaults_that_explicit_options_override(files):
     proc = in_process("--recipe", "fast", *common, cwd=tmp)
     assert proc.returncode == 0, proc.stderr
     assert "32x48 -> 64x96" in proc.stderr and "bounded" in proc.stderr
-    assert [json.loads(line)["scale"] for line in (tmp / "log.jsonl").read_text().splitlines()] == [1, 1, 2, 2]
+    assert [json.loads(line)["size_index"] for line in (tmp / "log.jsonl").read_text().splitlines()] == [1, 1, 2, 2]
     proc = in_process("--recipe", "fast", "--scales", 1, *common, cwd=tmp)
     assert proc.returncode == 0 and "32x48" not in proc.stderr and "bounded" in proc.stderr

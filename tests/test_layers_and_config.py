@@ -114,3 +114,90 @@ def test_every_field_the_core_names_has_a_flag():
     named |= {f"weights.{name}" for name in ("content", "style", "tv")}  # named by an f-string
     assert {"schedule.steps", "scales.count", "colors", "style_fit"} <= named  # the search finds them
     assert named <= set(FLAGS), named - set(FLAGS)
+
+
+# A value other than the default for each option of the one mapping, and what its field then holds.
+CHANGED = {
+    "size": ([64, 96], (64, 96)), "content_layers": ("relu3_1", (11,)), "style_layers": ("relu2_1,6", (6,)),
+    "content_weight": (2.0, 2.0), "style_weight": (5.0, 5.0), "tv_weight": (3.0, 3.0), "steps": (7, 7),
+    "lr": (0.5, 0.5), "lr_decay_every": (9, 9), "lr_decay_factor": (0.5, 0.5), "align_adam_epsilon": (True, True),
+    "optimizer": ("lbfgs", "lbfgs"), "bounded": (True, True), "init": ("noise", "noise"), "seed": (3, 3),
+    "scales": (2, 2), "scale_factor": (3.0, 3.0), "scale_steps": (4, 4), "scale_lr": (0.1, 0.1),
+    "scale_moments": ("resize", "resize"), "scale_filter": ("bilinear", "bilinear"), "style_scale": (2.0, 2.0),
+    "style_fit": ("stretch", "stretch"), "style_blend": ([1.0], (1.0,)), "preserve_colors": ("luminance", "luminance"),
+}
+
+
+def _run_options(*argv):
+    from common.tools.cli.main import build_parser
+    from common.tools.cli.recipes import with_recipe
+
+    return with_recipe(build_parser(), list(argv)).parse_args(list(argv))
+
+
+def _field(config, path):
+    import functools
+
+    return functools.reduce(getattr, path.split("."), config)
+
+
+@pytest.mark.parametrize("dest", sorted(CHANGED))
+def test_each_option_of_the_mapping_sets_its_own_field_and_no_other(dest):
+    from common.tools.cli.options import FIELDS, config_from
+
+    base = config_from(_run_options())
+    args = _run_options()
+    value, expected = CHANGED[dest]
+    setattr(args, dest, value)
+    config = config_from(args)
+    assert _field(config, FIELDS[dest]) == expected != _field(base, FIELDS[dest])
+    changed = {name for name, field in FIELDS.items()
+               if name != "network" and _field(config, field) != _field(base, field)}
+    assert changed == {dest}
+
+
+def test_the_mapping_covers_every_option_that_sets_a_field():
+    from common.tools.cli.options import FIELDS
+
+    assert set(FIELDS) == set(CHANGED) | {"network"}  # the network is the weights' own (--network chooses them)
+
+
+def test_unset_options_take_the_weights_conventions_defaults():
+    from common.conventions import CAFFE
+    from common.layers import VGG16
+    from common.tools.cli.options import config_from
+    from common.weights import Weights
+
+    config = config_from(_run_options(), weights=Weights(network=VGG16, convention=CAFFE))
+    assert config.network == "vgg16" and config.content_layers == VGG16.default_content_layers
+    assert (config.schedule.lr, config.scales.lr) == (17.2, 2.87)
+    assert (config.weights.content, config.weights.style, config.weights.tv) == (1.0, 3.0, 57.0)
+    assert config_from(_run_options("--lr", "0.5"), weights=Weights(network=VGG16, convention=CAFFE)).schedule.lr == 0.5
+
+
+def test_a_recipe_is_the_same_configuration_from_the_command_line_and_in_the_benchmark():
+    from common.tools.bench.quality import fast_recipe
+    from common.tools.cli.options import config_from, recipe_fields
+
+    chapter, fast = config_from(_run_options()), config_from(_run_options("--recipe", "fast"))
+    assert fast != chapter and fast_recipe(chapter) == fast == chapter.with_fields(recipe_fields("fast"))
+    assert fast.bounded and fast.scales.count == 2 and fast.schedule.steps == 100
+
+
+def test_a_configuration_is_made_from_field_paths_in_one_go():
+    made = TransferConfig.from_fields({"size": (64, 96), "schedule.steps": 3, "scales.count": 2})
+    assert made == TransferConfig(size=(64, 96), schedule=Schedule(steps=3), scales=Scales(count=2))
+    assert made.with_fields({"schedule.lr": 0.1}) == TransferConfig(size=(64, 96), schedule=Schedule(steps=3, lr=0.1),
+                                                                    scales=Scales(count=2))
+    with pytest.raises(TypeError):
+        TransferConfig.from_fields({"schedule.stepz": 3})
+
+
+def test_size_n_needs_the_contents_shape():
+    from common.tools.cli.options import config_from
+
+    assert config_from(_run_options("--size", "96"), content=(60, 80)).size == (72, 96)
+    with pytest.raises(TypeError, match="content image's size"):
+        config_from(_run_options("--size", "96"))
+    with pytest.raises(ConfigError, match="from 32 to 65536"):  # the long edge's own range needs no content
+        config_from(_run_options("--size", "20"))

@@ -1,9 +1,11 @@
 """The tooling around the core, one package per feature, each with one entry point:
 
-    cli/      run.py: the options, the checks before any work, signals, exits, progress, the memory check
+    cli/      run.py: the options and their one mapping to the configuration, the checks before any work
+              (every script's), signals, exits, progress, the memory check
     compare/  compare.py: MXNet against PyTorch stage by stage, the chapter's ablation, the report
-    bench/    bench.py: speed, FLOPs, time to quality, the memory model's fit, batch throughput
+    bench/    bench.py: speed, FLOPs, time to quality, peak memory (the memory check's numbers), batch throughput
     batch/    batch.py: many pictures on Ray (driver, worker, manifest, pairs)
+    gallery/  pictures.py: the README's pictures, made with run.py's options in each backend, and their credits
     io/       files and the network: image files, atomic writes, the cache, weights, checkpoints
 
 The tooling imports the core; the core never imports the tooling.

@@ -12,17 +12,16 @@ from typing import Any, Optional
 
 import numpy as np
 
-from common.config import Execution
-from common.errors import UserError
+from common.config import TransferConfig
+from common.errors import ConfigError, UserError
 from common.images import image_size
 from common.registry import load_backend
 
 from ..cli import preflight
 from ..cli.exits import DONE, INTERRUPTED
-from ..cli.options import config_from, real, whole
+from ..cli.options import config_from, execution_from, in_flags, needs_content, real, whole
 from ..cli.signals import Stop
 from ..io.pictures import check_writable, load_rgb, save_image
-from ..io.weights import check_spec, described
 from .manifest import Manifest, options_key
 from .pairs import PAIRINGS, Pair, find_images, name_outputs, pair_up, read_pairs_csv
 from .worker import PairWorker, import_ray, start_ray, worker_count, worker_env
@@ -71,31 +70,59 @@ def plan(args: argparse.Namespace) -> list[Pair]:
 
 
 def check(args: argparse.Namespace) -> tuple[list[Pair], dict[str, Any]]:
-    """Everything cheap, before Ray starts: the pairs, the output folder, the options."""
-    for name in ("cpus_per_task", "gpus_per_task"):
-        value = getattr(args, name)
-        if not (value >= 0 and value == value and value != float("inf")):
-            raise UserError(f"--{name.replace('_', '-')} must be a finite number >= 0, not {value}")
-    if args.cpus_per_task == 0 and args.gpus_per_task == 0:
-        raise UserError("a task needs some CPUs or GPUs: --cpus-per-task and --gpus-per-task are both 0")
-    for name in ("workers", "cpus", "count"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise UserError(f"--{name} must be a positive whole number, not {value}")
-    if args.max_memory is not None:
-        preflight.positive_real("--max-memory", args.max_memory, "number of GiB")
-    pairs = plan(args)
-    check_writable(Path(args.out) / "manifest.jsonl")
-    check_spec(args.weights)
-    Execution(precision=args.precision, compile=args.compile).validate()
-    preflight.check_backend(args, load_backend(args.backend), "batch.py")  # a missing framework: before Ray, not in every worker
+    """Everything cheap, before Ray starts: the options, the weights, the pairs, the configuration,
+    the backend's framework, the output folder (made last)."""
     # A file is read and checked here, once, before any worker would fail on it; its network and
     # convention decide the layers and loss weights of every pair.
-    args.described = described(args.weights, args.network, args.seed, args.weights_convention)
-    config_from(args, (300, 450), args.described, align_epsilon=args.align_adam_epsilon).blend(1)  # sizes: per pair
+    args.described = preflight.check_batch(args)
+    pairs = plan(args)
+    Configs.of(args).check(pairs)
+    preflight.check_backend(args, load_backend(args.backend), "batch.py")  # a missing framework: before Ray, not in every worker
+    check_writable(Path(args.out) / "manifest.jsonl")
     options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())
-               if k not in NOT_OPTIONS and k != "described"}
+               if k not in NOT_OPTIONS and k not in ("described", "configs")}
     return pairs, options
+
+
+class Configs:
+    """Each pair's configuration, built once from the options and the weights: one for every pair
+    with --size H W, one per content size with --size N (the content's aspect ratio kept)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self._made: dict[Optional[tuple[int, int]], TransferConfig] = {}
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> "Configs":
+        """The batch's, kept on ``args`` (the check makes it, the run uses it)."""
+        if getattr(args, "configs", None) is None:
+            args.configs = cls(args)
+        return args.configs
+
+    def get(self, content: tuple[int, int]) -> TransferConfig:
+        """The configuration of a pair whose content is (height, width) ``content``."""
+        key = content if needs_content(self.args) else None
+        if key not in self._made:
+            config = config_from(self.args, key, self.args.described)
+            config.blend(1)  # one style per pair
+            self._made[key] = config
+        return self._made[key]
+
+    def check(self, pairs: list[Pair]) -> TransferConfig:
+        """Some pair's configuration, which every other pair's differs from at most in its size: a
+        mistake in the options is refused here, before Ray starts. With --size N the first pair
+        whose content can be read and whose size a run can have is used; the others fail alone."""
+        failure: Optional[UserError] = None
+        for pair in pairs if needs_content(self.args) else pairs[:1]:
+            try:
+                return self.get(preflight.picture_size(pair.content) if needs_content(self.args) else None)
+            except ConfigError as exc:
+                if exc.field != "size" or not needs_content(self.args):
+                    raise  # the options', not this pair's
+                failure = exc
+            except UserError as exc:  # this content cannot be read: its pairs fail on their own
+                failure = exc
+        raise failure if failure is not None else UserError("batch.py has no pairs to make")
 
 
 def run_batch(args: argparse.Namespace, prog: str) -> int:
@@ -142,14 +169,15 @@ class _Tally:
 
 
 def _run(ray, args, prog: str, todo: list[Pair], skipped: int, options: dict, key: str, manifest: Manifest) -> int:
-    config0 = config_from(args, (300, 450), args.described, align_epsilon=args.align_adam_epsilon)
-    execution = Execution(precision=args.precision, compile=args.compile)
+    configs = Configs.of(args)
+    last_layer = configs.check(todo).last_layer  # the same for every pair: the layers do not depend on the size
+    execution = execution_from(args)
     actor = ray.remote(PairWorker).options(num_cpus=args.cpus_per_task, num_gpus=args.gpus_per_task,
                                            runtime_env={"env_vars": worker_env(args.cpus_per_task, not args.address)})
     live: set = set()  # every actor started and not yet killed, replacements included
 
     def new_worker():
-        worker = actor.remote(args.backend, args.weights, args.seed, config0.last_layer, args.device, execution,
+        worker = actor.remote(args.backend, args.weights, args.seed, last_layer, args.device, execution,
                               args.max_memory, args.described.network.name, args.described.convention.name)
         live.add(worker)
         return worker
@@ -166,7 +194,7 @@ def _run(ray, args, prog: str, todo: list[Pair], skipped: int, options: dict, ke
         while queue or running:
             while idle and queue:
                 pair = queue.pop(0)
-                row, work = _dispatch(idle[-1], pair, args, manifest, key, options)
+                row, work = _dispatch(idle[-1], pair, configs, manifest, key, options)
                 if work is None:  # the driver could not read it: failed without a worker
                     manifest.append(row)
                     tally.update("failed")
@@ -221,15 +249,15 @@ def _ready(workers: list, ray, retire, prog: str) -> list:
     return good
 
 
-def _dispatch(worker, pair: Pair, args, manifest: Manifest, key: str, options: dict):
+def _dispatch(worker, pair: Pair, configs: Configs, manifest: Manifest, key: str, options: dict):
     row = {"content": str(pair.content), "content_sha256": manifest.sha256(pair.content),
            "style": str(pair.style), "style_sha256": manifest.sha256(pair.style), "options_key": key,
            "options": options, "output": str(pair.output)}
     try:
         content, style = load_rgb(pair.content), load_rgb(pair.style)
-        config = config_from(args, image_size(content), args.described, align_epsilon=args.align_adam_epsilon)
+        config = configs.get(image_size(content))
     except UserError as exc:
-        return {**row, "status": "failed", "reason": str(exc), "seconds": 0.0, "finished": _now()}, None
+        return {**row, "status": "failed", "reason": in_flags(exc), "seconds": 0.0, "finished": _now()}, None
     return row, worker.run.remote(content, style, config)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from common.config import PRECISIONS
 from common.registry import backend_names
 
 from ..cli.exits import run_main
@@ -27,7 +28,7 @@ def build_parser() -> OneLineParser:
     add_batch_options(p)
     p.add_argument("--align-adam-epsilon", action="store_true",
                    help="make MXNet's Adam place epsilon as PyTorch's does")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="as run.py's")
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="as run.py's")
     p.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the feature network")
     return p
 

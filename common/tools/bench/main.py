@@ -16,13 +16,15 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from common.config import MIN_SIDE
-from common.errors import UserError
+from common.config import PRECISIONS, check_size
+from common.conventions import CONVENTIONS
+from common.errors import ConfigError, UserError
+from common.layers import NETWORKS
 from common.registry import backend_names, default_threads
 
 from ..cli import preflight
 from ..cli.exits import run_main
-from ..cli.options import OneLineParser, real, whole
+from ..cli.options import DEVICES, OneLineParser, real, whole
 
 PROG = "bench.py"
 COMMANDS = ("speed", "quality", "memory", "batch")
@@ -31,13 +33,19 @@ OLD_FLAGS = {"--quality": "quality", "--memory": "memory", "--batch": "batch"}
 
 
 def size_arg(text: str) -> tuple[int, int]:
+    """A picture size typed ``HxW``, whose sides a run can have (the configuration's own rule)."""
     try:
         height, width = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 300x450") from None
-    if min(height, width) < MIN_SIDE:
-        raise argparse.ArgumentTypeError(f"{text}: both sides must be at least {MIN_SIDE}")
+    try:
+        check_size((height, width))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(exc.problem) from None
     return height, width
+
+
+size_arg.typed = lambda size: f"{size[0]}x{size[1]}"  # how --help shows a default
 
 
 def build_parser() -> OneLineParser:
@@ -56,10 +64,10 @@ def build_parser() -> OneLineParser:
 
     s = add["speed"]
     s.add_argument("--sizes", nargs="+", type=size_arg, default=[(150, 225), (300, 450)], metavar="HxW",
-                   help="heights x widths to time (default: 150x225 300x450)")
+                   help="heights x widths to time")
     s.add_argument("--steps", type=whole, default=5, help="timed steps (median reported)")
     s.add_argument("--warmup", type=whole, default=2, help="untimed steps first")
-    s.add_argument("--precision", nargs="+", choices=("fp32", "bf16"), default=["fp32"],
+    s.add_argument("--precision", nargs="+", choices=PRECISIONS, default=["fp32"],
                    help="precisions of the project's configuration to time")
     s.add_argument("--compile", action="store_true", help="PyTorch: also time torch.compile (compile time reported apart)")
     s.add_argument("--no-unoptimized", "--no-chapter", dest="no_unoptimized", action="store_true",
@@ -75,8 +83,8 @@ def build_parser() -> OneLineParser:
                    help="stop a method that has not reached the chapter's picture loss by CAP x its time")
     q.add_argument("--weights", default="random",
                    help="random (seeded), imagenet, gluon, or a weights file (.npz, .pth, .params, .h5)")
-    q.add_argument("--network", choices=("vgg19", "vgg16"), help="for random, imagenet and gluon (default: vgg19)")
-    q.add_argument("--weights-convention", choices=("torchvision", "caffe"), help="as run.py's")
+    q.add_argument("--network", choices=tuple(NETWORKS), help="for random, imagenet and gluon (default: vgg19)")
+    q.add_argument("--weights-convention", choices=tuple(CONVENTIONS), help="as run.py's")
     q.add_argument("--content", help="content photo (default: the chapter's rainier.jpg)")
     q.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg)")
 
@@ -90,7 +98,7 @@ def build_parser() -> OneLineParser:
     b.add_argument("--content", help="content photo (default: the chapter's rainier.jpg)")
     b.add_argument("--style", help="style painting (default: the chapter's autumn-oak.jpg)")
     for parser in (s, q):
-        parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+        parser.add_argument("--device", choices=DEVICES, default="auto",
                             help="auto: a GPU the framework can really use, else the CPU")
     return p
 

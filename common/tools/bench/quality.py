@@ -28,7 +28,7 @@ from common.run import Run
 from common.targets import compute_targets, prepare_inputs
 from common.transfer import transfer
 
-from ..cli.recipes import RUN_RECIPES
+from ..cli.options import recipe_fields
 from ..io.downloads import sample_image
 from ..io.pictures import load_rgb
 from ..io.weights import load_weights
@@ -45,12 +45,9 @@ class Method:
 
 
 def fast_recipe(config: TransferConfig) -> TransferConfig:
-    """``config`` as ``run.py --recipe fast`` changes it."""
-    fast = RUN_RECIPES["fast"]
-    return replace(config, bounded=bool(fast["bounded"]),
-                   scales=replace(config.scales, count=int(fast["scales"]), factor=float(fast["scale_factor"]),
-                                  steps=int(fast["scale_steps"]), moments=str(fast["scale_moments"])),
-                   schedule=replace(config.schedule, steps=int(fast["steps"])))
+    """``config`` as ``run.py --recipe fast`` changes it: the recipe's options, through the one
+    mapping from options to fields."""
+    return config.with_fields(recipe_fields("fast"))
 
 
 def methods() -> list[Method]:

@@ -1,36 +1,57 @@
-"""Command-line pieces shared by the scripts: the options that describe a style-transfer run,
-the configuration they make, the flag for each configuration field (the core words its errors
-in field names), a help layout that shows each default once, and the rule that bad input is one
-line and exit status 2."""
+"""Command-line pieces shared by the scripts: the options that describe a style-transfer run;
+the one mapping between them and the configuration (``FIELDS``: :func:`config_from` builds a
+configuration from options, :func:`in_flags` says a configuration's errors in options,
+:func:`recipe_fields` says a recipe's options as fields); the ranges of the options that set no
+field of it (:class:`Limit`); a help layout that shows each default once, as it would be typed;
+and the rule that bad input is one line and exit status 2.
+
+Where each rule lives: whether a word is a number, a known layer or one of the choices, argparse
+(the types and choices here); every rule about a configuration field, ``TransferConfig.validate``
+(and ``blend``, for the number of styles); every other option's range, a :class:`Limit` table of
+``preflight.py``, which also holds the rules between such options."""
 from __future__ import annotations
 
 import argparse
 import math
 import re
-from typing import Optional, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from common.config import (COLOR_MODES, INITS, MAX_SIDE, MIN_SIDE, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING,
-                           AdamSettings, LossWeights, Schedule, Scales, TransferConfig, defaults_for)
+                           Execution, TransferConfig, defaults_for)
 from common.errors import ConfigError, UserError
 from common.images import fit_long_edge
 from common.conventions import CONVENTIONS
-from common.layers import NETWORKS, VGG16, VGG19, network
+from common.layers import NETWORKS, VGG16, VGG19, Network, network
 from common.weights import Weights
 
-# The option that sets each field of TransferConfig (and Execution), for errors the core words
-# in field names: "schedule.steps must be a positive whole number" is "--steps must be ...".
-FLAGS = {
-    "size": "--size", "content_layers": "--content-layers", "style_layers": "--style-layers",
-    "schedule.steps": "--steps", "schedule.lr": "--lr", "schedule.decay_every": "--lr-decay-every",
-    "schedule.decay_factor": "--lr-decay-factor", "weights.content": "--content-weight",
-    "weights.style": "--style-weight", "weights.tv": "--tv-weight",
-    "weights": "--content-weight, --style-weight and --tv-weight", "optimizer": "--optimizer", "init": "--init",
-    "colors": "--preserve-colors", "scales.count": "--scales", "scales.factor": "--scale-factor",
-    "scales.steps": "--scale-steps", "scales.lr": "--scale-lr", "scales.moments": "--scale-moments",
-    "scales.upsample": "--scale-filter", "style_scale": "--style-scale", "style_fit": "--style-fit",
-    "style_blend": "--style-blend", "seed": "--seed", "precision": "--precision", "network": "--network",
-    "convention": "--weights-convention",
+from .recipes import RUN_RECIPES
+
+# The one mapping between options and the configuration: each option (by its argparse name) that
+# sets a field of TransferConfig, and the field (by its path) it sets.
+FIELDS: dict[str, str] = {
+    "size": "size", "network": "network", "content_layers": "content_layers", "style_layers": "style_layers",
+    "content_weight": "weights.content", "style_weight": "weights.style", "tv_weight": "weights.tv",
+    "steps": "schedule.steps", "lr": "schedule.lr", "lr_decay_every": "schedule.decay_every",
+    "lr_decay_factor": "schedule.decay_factor", "align_adam_epsilon": "adam.align_epsilon",
+    "optimizer": "optimizer", "bounded": "bounded", "init": "init", "seed": "seed",
+    "scales": "scales.count", "scale_factor": "scales.factor", "scale_steps": "scales.steps", "scale_lr": "scales.lr",
+    "scale_moments": "scales.moments", "scale_filter": "scales.upsample", "style_scale": "style_scale",
+    "style_fit": "style_fit", "style_blend": "style_blend", "preserve_colors": "colors",
 }
+
+
+def flag_of(dest: str) -> str:
+    """An option's flag from its argparse name: ``lr_decay_every`` is ``--lr-decay-every``."""
+    return "--" + dest.replace("_", "-")
+
+
+# The option that sets each field, for errors the core words in field names: "schedule.steps must
+# be a positive whole number" is "--steps must be ..."; also the fields set by other options than
+# their own (Execution's precision, the weights' convention) and the loss weights together.
+FLAGS: dict[str, str] = {**{field: flag_of(dest) for dest, field in FIELDS.items()},
+                         "weights": "--content-weight, --style-weight and --tv-weight", "precision": "--precision",
+                         "convention": "--weights-convention"}
 # Inside a message only names no English word could be (dotted or with an underscore) are replaced.
 _FIELD = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)
                                                  if "." in f or "_" in f) + r")(?![\w.])")
@@ -44,15 +65,38 @@ def in_flags(error: Exception) -> str:
     return f"{FLAGS.get(error.field, error.field)} {problem}"
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Adds "(default: X)" to an option's help unless the help already says its default, or
-    there is none worth saying (None, a flag that is off)."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Adds "(default: X)" to an option's help, X as a user would type it (``300 450``, ``fp32``,
+    ``0``; see :func:`typed_default`), unless the help already says its default."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if "default" in text.lower() or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+        shown = typed_default(action)
+        if shown is None or "default" in text.lower():
             return text
-        return super()._get_help_string(action)
+        return f"{text} (default: {shown.replace('%', '%%')})"
+
+
+def typed_default(action: argparse.Action) -> Optional[str]:
+    """An option's default as it would be typed after its flag, or None where there is none to show
+    (None, a flag that is off, an empty list). A type function may say how its values are typed
+    with a ``typed`` attribute (bench.py's sizes: ``300x450``)."""
+    default = action.default
+    if not action.option_strings or default is None or default is False or default is argparse.SUPPRESS:
+        return None
+    listed = action.nargs not in (None, "?") and isinstance(default, (list, tuple))
+    values = list(default) if listed else [default]
+    if not values:
+        return None
+    show: Callable[[Any], str] = getattr(action.type, "typed", _typed)
+    return " ".join(show(value) for value in values)
+
+
+def _typed(value: Any) -> str:
+    if isinstance(value, float):
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
+    return str(value)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -104,58 +148,100 @@ def _known(net, name: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Limit:
+    """The values an option that sets no field of the configuration may take (the fields' own
+    rules are ``TransferConfig.validate``'s): ``allows(value)``, else "FLAG must be RULE, not VALUE"."""
+
+    allows: Callable[[Any], bool]
+    rule: str
+
+    def check(self, flag: str, value: Any) -> None:
+        if value is not None and not self.allows(value):
+            raise UserError(f"{flag} must be {self.rule}, not {value}")
+
+
+def at_least(low: int, note: str = "") -> Limit:
+    """A whole number of at least ``low``."""
+    return Limit(lambda value: value >= low, f"a whole number >= {low}{note}")
+
+
+def positive(unit: str = "number") -> Limit:
+    return Limit(lambda value: value > 0, f"a positive {unit}")
+
+
+def not_negative(unit: str = "number") -> Limit:
+    return Limit(lambda value: value >= 0, f"a {unit} >= 0")
+
+
+def check_limits(args: argparse.Namespace, limits: Mapping[str, Limit]) -> None:
+    """Each option of ``limits`` that ``args`` has, against its limit (a UserError on the first one out)."""
+    for flag, limit in limits.items():
+        limit.check(flag, getattr(args, flag.lstrip("-").replace("-", "_"), None))
+
+
 def _defaults(attribute: str) -> str:
     return "; ".join(f"{net.title}: {','.join(getattr(net, attribute))}" for net in (VGG19, VGG16))
 
 
-def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (300, 450), steps: int = 500) -> None:
+DEVICES = ("auto", "cpu", "gpu")
+
+
+_DEFAULT = TransferConfig()  # the options' defaults are the configuration's own
+
+
+def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = _DEFAULT.size,
+                         steps: int = _DEFAULT.schedule.steps) -> None:
     """Images, size, schedule, optimizer, scales, colours, loss weights, layers, weights, device, seed."""
-    caffe = defaults_for("caffe")
+    chapter, caffe = defaults_for("torchvision"), defaults_for("caffe")
     p.add_argument("--content", help="content photo (default: the chapter's rainier.jpg, downloaded once)")
     p.add_argument("--style", nargs="+", metavar="FILE",
                    help="one or more style paintings, blended (default: the chapter's autumn-oak.jpg, downloaded once)")
     p.add_argument("--style-blend", nargs="+", type=real, default=(), metavar="W",
                    help="one weight per style, normalised to sum 1 (default: equal)")
-    p.add_argument("--style-scale", type=real, default=1.0,
+    p.add_argument("--style-scale", type=real, default=_DEFAULT.style_scale,
                    help="each style's long edge as a multiple of the content's; styles keep their aspect ratio")
-    p.add_argument("--style-fit", choices=STYLE_FITS, default="keep",
+    p.add_argument("--style-fit", choices=STYLE_FITS, default=_DEFAULT.style_fit,
                    help="keep: each style keeps its aspect ratio; stretch: resized to the content's height and "
                         "width, as the chapter does (bit-identical to it)")
     p.add_argument("--size", nargs="+", type=whole, default=size, metavar="N",
-                   help=f"N: the result's long edge, the content's aspect ratio kept; H W: height and width "
-                        f"(default: {size[0]} {size[1]})")
+                   help="N: the result's long edge, the content's aspect ratio kept; H W: height and width")
     p.add_argument("--steps", type=whole, default=steps,
                    help="Adam updates, or L-BFGS loss-and-gradient evaluations, at the final size")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=_DEFAULT.optimizer,
                    help="adam: the framework's own; lbfgs: SciPy's L-BFGS-B, pixels kept inside [0, 1]")
     p.add_argument("--bounded", action="store_true", help="Adam: clip the image into [0, 1] after every update")
-    p.add_argument("--init", choices=INITS, default="content",
+    p.add_argument("--init", choices=INITS, default=_DEFAULT.init,
                    help="start from the content image, seeded noise (see --seed) or the first style image")
-    p.add_argument("--lr", type=real, help=f"Adam's initial learning rate (default: 0.3; {caffe.lr:g} for "
+    p.add_argument("--lr", type=real, help=f"Adam's initial learning rate (default: {chapter.lr:g}; {caffe.lr:g} for "
                                             f"Caffe-convention weights, whose units are about 57 times smaller)")
-    p.add_argument("--lr-decay-every", type=whole, default=50, help="multiply the rate by the factor every N steps")
-    p.add_argument("--lr-decay-factor", type=real, default=0.8, help="what the rate is multiplied by at each decay")
-    defaults = Scales()
+    p.add_argument("--lr-decay-every", type=whole, default=_DEFAULT.schedule.decay_every,
+                   help="multiply the rate by the factor every N steps")
+    p.add_argument("--lr-decay-factor", type=real, default=_DEFAULT.schedule.decay_factor,
+                   help="what the rate is multiplied by at each decay")
+    defaults = _DEFAULT.scales
     p.add_argument("--scales", type=whole, default=defaults.count,
                    help="coarse to fine: this many sizes, each the result of the one before upsampled")
     p.add_argument("--scale-factor", type=real, default=defaults.factor, help="size ratio between scales")
     p.add_argument("--scale-steps", type=whole, default=defaults.steps, help="steps at each size before the final one")
-    p.add_argument("--scale-lr", type=real, help=f"Adam's learning rate at each size after the first (default: "
-                                                  f"{defaults.lr:g}; {caffe.scale_lr:g} for Caffe-convention weights)")
+    p.add_argument("--scale-lr", type=real,
+                   help=f"Adam's learning rate at each size after the first (default: {chapter.scale_lr:g}; "
+                        f"{caffe.scale_lr:g} for Caffe-convention weights)")
     p.add_argument("--scale-moments", choices=MOMENTS, default=defaults.moments,
                    help="Adam's moments between sizes: resized with the image, or reset")
     p.add_argument("--scale-filter", choices=UPSAMPLING, default=defaults.upsample,
                    help="the filter that upsamples the image from one size to the next")
-    p.add_argument("--preserve-colors", choices=COLOR_MODES, default="none",
+    p.add_argument("--preserve-colors", choices=COLOR_MODES, default=_DEFAULT.colors,
                    help="keep the content's colours: luminance-only transfer, or the styles recoloured to the "
                         "content's colour mean and covariance (Gatys et al. 2016)")
-    p.add_argument("--content-weight", type=real, help="multiplier of the content loss (default: 1)")
+    p.add_argument("--content-weight", type=real,
+                   help=f"multiplier of the content loss (default: {chapter.weights.content:g})")
     p.add_argument("--style-weight", type=real,
                    help=f"multiplier of the style loss (default: 1e4, the chapter's 1e3 summed ten times; "
                         f"{caffe.weights.style:.3g} for Caffe-convention weights)")
     p.add_argument("--tv-weight", type=real,
-                   help=f"multiplier of the total-variation loss (default: 10; {caffe.weights.tv:.4g} for "
-                        f"Caffe-convention weights)")
+                   help=f"multiplier of the total-variation loss (default: {chapter.weights.tv:g}; "
+                        f"{caffe.weights.tv:.4g} for Caffe-convention weights)")
     p.add_argument("--content-layers", type=layers, metavar="LAYERS",
                    help=f"layers by name or index, comma-separated (default: {_defaults('content_names')})")
     p.add_argument("--style-layers", type=layers, metavar="LAYERS",
@@ -171,46 +257,68 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = (30
                    help="how the weights take a picture: torchvision (RGB in [0, 1], ImageNet mean and std) or "
                         "caffe (BGR in 0-255, mean subtracted); default: the file's format's (Keras: caffe; "
                         "torchvision, Gluon, random: torchvision)")
-    p.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+    p.add_argument("--device", choices=DEVICES, default="auto",
                    help="auto: a GPU the framework can really use, else the CPU")
-    p.add_argument("--seed", type=whole, default=0,
+    p.add_argument("--seed", type=whole, default=_DEFAULT.seed,
                    help="seeds the two random things a run can have: --weights random and --init noise")
 
 
-def result_size(spec: Sequence[int], content: tuple[int, int]) -> tuple[int, int]:
-    """``--size N`` (long edge, the content's aspect ratio) or ``--size H W``, as (height, width)."""
+def needs_content(args: argparse.Namespace) -> bool:
+    """Whether the configuration's size depends on the content image: ``--size N`` keeps its aspect ratio."""
+    return len(args.size) == 1
+
+
+def result_size(spec: Sequence[int], content: Optional[tuple[int, int]] = None) -> tuple[int, int]:
+    """``--size N`` (long edge, the content's aspect ratio) or ``--size H W``, as (height, width);
+    ``content``, the content image's (height, width), is needed for ``--size N`` only."""
     if len(spec) == 1:
         if not MIN_SIDE <= spec[0] <= MAX_SIDE:
             raise ConfigError("size", f"{spec[0]}: the long edge must be a whole number of pixels from {MIN_SIDE} "
                               f"to {MAX_SIDE}")
+        if content is None:
+            raise TypeError("--size N needs the content image's size")
         return fit_long_edge(content, spec[0])
     if len(spec) == 2:
         return int(spec[0]), int(spec[1])
     raise ConfigError("size", f"takes one number (the long edge) or two (height width), not {len(spec)}")
 
 
-def config_from(args: argparse.Namespace, content: tuple[int, int], weights: Optional[Weights] = None,
-                align_epsilon: bool = False) -> TransferConfig:
-    """The run's configuration; ``content`` is the content image's (height, width) for ``--size N``.
-    Layer names resolve against the weights' network, and unset loss weights take their
-    convention's defaults (without weights: --network's, or VGG-19, in torchvision's convention)."""
+def config_from(args: Any, content: Optional[tuple[int, int]] = None,
+                weights: Optional[Weights] = None) -> TransferConfig:
+    """The configuration ``args`` describes, built once and validated: every option of ``FIELDS``
+    that ``args`` has (an argparse namespace or any object with them as attributes; None or
+    missing: the field's default). ``content`` is the content image's (height, width), needed for
+    ``--size N`` only. Layer names resolve against the weights' network, and unset loss weights
+    and rates take their convention's defaults (without weights: --network's, or VGG-19, in
+    torchvision's convention); weights without arrays (``io.weights.described``) are enough."""
     net = weights.network if weights is not None else network(getattr(args, "network", None) or "vgg19")
     defaults = defaults_for(weights.convention.name if weights is not None else "torchvision")
-    given = (args.content_weight, args.style_weight, args.tv_weight)
-    lr = args.lr if args.lr is not None else defaults.lr
-    scale_lr = args.scale_lr if args.scale_lr is not None else defaults.scale_lr
-    return TransferConfig(
-        size=result_size(args.size, content), network=net.name,
-        content_layers=net.parse(args.content_layers) if args.content_layers else (),
-        style_layers=net.parse(args.style_layers) if args.style_layers else (),
-        weights=LossWeights(*(g if g is not None else d for g, d in zip(given, (defaults.weights.content,
-                                                                                 defaults.weights.style,
-                                                                                 defaults.weights.tv)))),
-        schedule=Schedule(args.steps, lr, args.lr_decay_every, args.lr_decay_factor),
-        adam=AdamSettings(align_epsilon=align_epsilon), optimizer=args.optimizer, bounded=args.bounded,
-        init=args.init, seed=args.seed, style_scale=args.style_scale, style_fit=args.style_fit,
-        style_blend=tuple(args.style_blend),
-        colors=args.preserve_colors,
-        scales=Scales(args.scales, args.scale_factor, args.scale_steps, scale_lr, args.scale_moments,
-                      args.scale_filter),
-    ).validate()
+    values: dict[str, Any] = {"network": net.name, "schedule.lr": defaults.lr, "scales.lr": defaults.scale_lr,
+                              **{f"weights.{name}": value for name, value in asdict(defaults.weights).items()}}
+    for dest, field in FIELDS.items():
+        value = getattr(args, dest, None)
+        if value is not None and dest != "network":  # the network is the weights' (--network only chose them)
+            values[field] = _field_value(dest, value, content, net)
+    return TransferConfig.from_fields(values).validate()
+
+
+def _field_value(dest: str, value: Any, content: Optional[tuple[int, int]], net: Network) -> Any:
+    if dest == "size":
+        return result_size(value, content)
+    if dest in ("content_layers", "style_layers"):
+        return net.parse(value)
+    if dest == "style_blend":
+        return tuple(value)
+    return value
+
+
+def execution_from(args: Any) -> Execution:
+    """How ``args`` asks the backend to run (``--precision``, ``--compile``), validated."""
+    return Execution(precision=getattr(args, "precision", None) or "fp32",
+                     compile=bool(getattr(args, "compile", False))).validate()
+
+
+def recipe_fields(name: str) -> dict[str, Any]:
+    """A run recipe's option defaults as the configuration fields they set: what ``--recipe NAME``
+    does to a configuration (``bench.py quality`` races it)."""
+    return {FIELDS[dest]: value for dest, value in RUN_RECIPES[name].items()}

@@ -1,36 +1,48 @@
 """The checks a run makes before any real work: everything that can be known from the command
-line, the files named and the environment is checked before an image is decoded, a framework
-imported or a weight downloaded, so a mistake costs a second, not a download or a run.
+line, the files named and the environment is checked before a framework is imported, a weight
+downloaded or any work started, so a mistake costs a second, not a download or a run. The
+run's configuration is built here, once, from the content image's size (read from its header)
+and what the weights are (a source's network and convention; a file, read: a torchvision or
+Gluon file by its framework, the one import these checks can make), and every script calls its
+``check_*`` here: run.py, batch.py, compare.py and bench.py.
 
-Order matters: numbers first, then the files read, then the paths written, so that a refused
-run creates nothing (only --log's folder is made, last: the log is opened as a plain file)."""
+Where each rule lives is said in ``options.py``'s docstring; the option ranges that set no field
+of the configuration are the tables below, one per script.
+
+Order matters: the options' ranges first, then the files read, then the configuration, then the
+paths written, so that a refused run creates nothing (only --log's folder is made, last: the log
+is opened as a plain file). ``--size N`` needs the content's shape: without --content, the
+chapter's photo is fetched for it first."""
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Iterable, Optional
 
 from common.config import TransferConfig
-from common.errors import UserError
+from common.errors import ImageError, UserError, one_line
 from common.interface import StyleBackend
 from common.registry import framework_tools
+from common.weights import Weights
 
+from ..io.downloads import sample_image
 from ..io.pictures import check_image_file, check_image_path, check_writable
-from ..io.weights import SOURCES, check_spec
-from .options import config_from
+from ..io.weights import SOURCES, check_spec, described
+from .options import Limit, at_least, check_limits, config_from, needs_content, not_negative, positive
 
-
-def _whole_at_least(flag: str, value: int, low: int, meaning: str = "") -> None:
-    if value < low:
-        raise UserError(f"{flag} must be a whole number >= {low}{meaning}, not {value}")
-
-
-def positive_real(flag: str, value: float, unit: str = "number") -> None:
-    if not (math.isfinite(value) and value > 0):
-        raise UserError(f"{flag} must be a positive {unit}, not {value}")
+# The range of each option that sets no field of the configuration, per script.
+_GIB = positive("number of GiB")
+RUN_LIMITS: dict[str, Limit] = {"--save-every": at_least(0, " (0: never)"), "--checkpoint-every": at_least(1),
+                                "--max-memory": _GIB}
+COMPARE_LIMITS: dict[str, Limit] = {"--timing-steps": at_least(1), "--max-memory": _GIB}
+BENCH_LIMITS: dict[str, Limit] = {"--steps": at_least(1), "--warmup": at_least(0), "--pairs": at_least(1),
+                                  "--cap": positive()}
+BATCH_LIMITS: dict[str, Limit] = {"--cpus": at_least(1), "--workers": at_least(1),
+                                  "--cpus-per-task": not_negative(), "--gpus-per-task": not_negative(),
+                                  "--max-memory": _GIB}
 
 
 def _check_names(args: argparse.Namespace, names: Iterable[str]) -> None:
@@ -89,13 +101,40 @@ def check_plot_path(path: str) -> Path:
     return check_writable(target, create=False)
 
 
-def check_settings(args: argparse.Namespace) -> TransferConfig:
-    """Every number of the transfer options, before any image is read or downloaded. The content's
-    size is not known yet: ``--size N`` is checked as N x N here, and again at the content's aspect
-    ratio once it is read."""
-    config = config_from(args, content=(1, 1))  # --size N of a 1 x 1 stand-in: N x N
-    config.blend(len(args.style) if args.style else 1)
+def picture_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(height, width) of an image file as ``load_rgb`` decodes it, its EXIF orientation applied,
+    from its header (a PNG whose EXIF follows its pixels is decoded for it)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged file's metadata warnings: its header was checked already
+            with Image.open(path) as img:
+                width, height = img.size
+                turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # transposed or a quarter turn
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file's decoder raises
+        raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
+    return (width, height) if turned else (height, width)
+
+
+def configure(args: argparse.Namespace, weights: Weights, styles: int) -> TransferConfig:
+    """The run's configuration, built once and checked, with the weights' network and convention;
+    ``--size N`` reads the content's shape (the chapter's photo, fetched, when none is given)."""
+    content = None
+    if needs_content(args):
+        content = picture_size(args.content or sample_image("content"))
+    config = config_from(args, content, weights)
+    config.blend(styles)  # one weight per style
     return config
+
+
+def weights_described(args: argparse.Namespace) -> Weights:
+    """What --weights is, cheaply: a source's network and convention (its arrays are fetched
+    later, after the backend's checks), or a file, read and checked whole."""
+    return described(args.weights, getattr(args, "network", None), getattr(args, "seed", 0),
+                     getattr(args, "weights_convention", None))
 
 
 def check_inputs(args: argparse.Namespace) -> None:
@@ -131,59 +170,68 @@ def check_distinct(args: argparse.Namespace) -> None:
                 raise UserError(f"{writer} {path} is the {flag} file: writing it would destroy what the run reads")
 
 
-def check_run(args: argparse.Namespace) -> None:
-    """run.py's options, files and paths; raises UserError (one line) on the first problem."""
+def check_run(args: argparse.Namespace) -> tuple[TransferConfig, Weights]:
+    """run.py's options, files and paths, and its configuration; raises UserError (one line) on
+    the first problem. Returns the configuration and the weights as :func:`weights_described`
+    gives them (a source's without arrays)."""
     _check_names(args, ("content", "style", "output", "plot", "log", "checkpoint", "resume", "weights"))
-    _whole_at_least("--save-every", args.save_every, 0, " (0: never)")
-    _whole_at_least("--checkpoint-every", args.checkpoint_every, 1)
-    if args.max_memory is not None:
-        positive_real("--max-memory", args.max_memory, "number of GiB")
-    check_settings(args)
+    check_limits(args, RUN_LIMITS)
     check_spec(args.weights)
     check_inputs(args)
     check_distinct(args)
-    # Snapshots go beside it, with its extension; the result's longer side is at most the largest
-    # --size number (checked above), which some formats cannot hold.
-    check_image_path(args.output, create=False, long_side=max(args.size))
+    weights = weights_described(args)
+    config = configure(args, weights, len(args.style) if args.style else 1)
+    # Snapshots go beside it, with its extension, which some formats cannot hold at this size.
+    check_image_path(args.output, create=False, long_side=max(config.size))
     if args.plot:
         check_plot_path(args.plot)
     if args.checkpoint:
         check_writable(args.checkpoint, create=False)
     if args.log:
         check_writable(args.log)  # last: it makes the log's folder
+    return config, weights
 
 
-def check_compare(args: argparse.Namespace) -> Path:
-    """compare.py's options, files and report folder (not created); returns the folder."""
+def check_compare(args: argparse.Namespace) -> tuple[Path, TransferConfig, Weights]:
+    """compare.py's options, files, configuration and report folder (not created); returns the
+    folder, the configuration and the weights as :func:`weights_described` gives them."""
     _check_names(args, ("content", "style", "report", "weights"))
-    _whole_at_least("--timing-steps", args.timing_steps, 1)
-    if args.max_memory is not None:
-        positive_real("--max-memory", args.max_memory, "number of GiB")
-    check_settings(args)
+    check_limits(args, COMPARE_LIMITS)
     check_spec(args.weights)
     check_inputs(args)
+    weights = weights_described(args)
+    config = configure(args, weights, len(args.style) if args.style else 1)
+    if args.tabs and weights.network.name != "vgg19":
+        raise UserError(f"--tabs runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
+                        f"{weights.network.title}: leave --tabs out")
     folder = Path(args.report)
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--report {folder} is a file; give a folder")
     check_writable(folder / "report.md", create=False)
-    return folder
+    return folder, config, weights
 
 
 def check_bench(args: argparse.Namespace) -> None:
     """bench.py's options (whichever its command has), before a worker process is started or a
     sample image downloaded."""
     _check_names(args, ("content", "style", "json", "weights"))
+    check_limits(args, BENCH_LIMITS)
     if getattr(args, "weights", None):
         check_spec(args.weights)
-    for flag, low in (("steps", 1), ("warmup", 0), ("pairs", 1)):
-        if getattr(args, flag, None) is not None:
-            _whole_at_least(f"--{flag}", getattr(args, flag), low)
-    if getattr(args, "cap", None) is not None:
-        positive_real("--cap", args.cap)
     for path in filter(None, (getattr(args, "content", None), getattr(args, "style", None))):
         check_image_file(path)
     if args.json:
         check_writable(args.json, create=False)
+
+
+def check_batch(args: argparse.Namespace) -> Weights:
+    """batch.py's own options and --weights, before its pairs are listed; returns the weights as
+    :func:`weights_described` gives them (a file is read once, here, not in every worker)."""
+    check_limits(args, BATCH_LIMITS)
+    if args.cpus_per_task == 0 and args.gpus_per_task == 0:
+        raise UserError("a task needs some CPUs or GPUs: --cpus-per-task and --gpus-per-task are both 0")
+    check_spec(args.weights)
+    return weights_described(args)
 
 
 def check_capabilities(args: argparse.Namespace, backend_class: type[StyleBackend]) -> None:

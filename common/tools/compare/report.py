@@ -12,15 +12,12 @@ import numpy as np
 
 from common.config import Execution, TransferConfig
 from common.errors import UserError
-from common.images import image_size
 from common.interface import StyleBackend
-from common.layers import VGG19
 from common.registry import framework_tools, load_backend
 from common.weights import Weights
 
 from ..cli import preflight
 from ..cli.memory import check_run
-from ..cli.options import config_from
 from ..io.downloads import sample_image
 from ..io.pictures import check_writable, load_rgb, save_image
 from ..io.weights import load_weights
@@ -60,17 +57,16 @@ class Backends:
 
 def write_report(args: argparse.Namespace, say: Callable[[str], None]) -> dict[str, Path]:
     """Measure everything ``args`` asks for and write the report; returns the files written."""
-    folder = preflight.check_compare(args)  # numbers, files and the folder, before any download
+    # The options, files, configuration (built once, here) and folder, before any download.
+    folder, config, described = preflight.check_compare(args)
     paths = {"content": Path(args.content or sample_image("content")),
              "style": Path(args.style[0] if args.style else sample_image("style"))}  # the chapter's runs: one style
     content = load_rgb(paths["content"])
     style = [load_rgb(path) for path in args.style] if args.style else [load_rgb(paths["style"])]
     backends = Backends(args, 0)
+    if described:  # a file, read by the check: not read again
+        backends._weights[args.weights] = described
     weights = backends.weights()
-    config = config_from(args, image_size(content), weights)
-    if args.tabs and weights.network is not VGG19:
-        raise UserError(f"--tab d2l runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
-                        f"{weights.network.title}: use --tab project")
     backends.last_layer = max(config.last_layer, *tabs.MXNET_TAB.style_layers, *tabs.MXNET_TAB.content_layers) \
         if args.tabs else config.last_layer
     _check_memory(backends, args, config, content, style)
@@ -185,7 +181,7 @@ def _check_d2l_weights(backends: Backends, args) -> None:
         try:
             backends.get(name, tab.weights)
         except UserError as exc:
-            raise UserError(f"--tab d2l runs each chapter tab with its own pretrained weights, and the {name} "
+            raise UserError(f"--tabs runs each chapter tab with its own pretrained weights, and the {name} "
                             f"tab's cannot be had: {exc}") from None
 
 
