@@ -17,7 +17,7 @@ from common.config import Schedule, TransferConfig
 from common.registry import load_backend
 from backends.threads import thread_count
 from common.tools.bench.flops import step_flops
-from common.tools.bench.timing import time_steps
+from common.tools.timing import time_steps
 from common.transfer import transfer
 from common.targets import compute_targets
 

@@ -7,6 +7,8 @@
     batch/    batch.py: many pictures on Ray (driver, worker, manifest, pairs)
     gallery/  pictures.py: the README's pictures, made with run.py's options in each backend, and their credits
     io/       files and the network: image files, atomic writes, the cache, weights, checkpoints
+    entry.py  every script's first instruction: Ctrl-C and SIGTERM one line from the start
+    timing.py synchronised seconds per stage of a step, for bench and compare (which never import each other)
 
 The tooling imports the core; the core never imports the tooling.
 """

@@ -170,8 +170,6 @@ def run(make: Callable[[Execution], Optional[StyleBackend]], content: np.ndarray
 
 def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
     """Time to quality on one backend: each method against the chapter's recipe, two objectives."""
-    if not 0 < args.cap:
-        raise UserError(f"--cap must be a number > 0, not {args.cap}")
     content = load_rgb(args.content or sample_image("content"))
     style = load_rgb(args.style or sample_image("style"))
     weights = load_weights(args.weights, args.network, 0, args.weights_convention)

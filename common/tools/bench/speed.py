@@ -20,7 +20,7 @@ from common.targets import compute_targets
 from common.weights import random_weights
 
 from .flops import FORMULA, step_flops
-from .timing import time_steps
+from ..timing import time_steps
 from .processes import in_processes
 
 

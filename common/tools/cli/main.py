@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
+from common.config import PRECISIONS
 from common.registry import backend_names
 
 from .exits import run_main
@@ -26,7 +27,7 @@ def build_parser() -> OneLineParser:
     add_transfer_options(p)
     p.add_argument("--align-adam-epsilon", action="store_true",
                    help="make MXNet's Adam place epsilon as PyTorch's does, so both give the same losses")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16: the VGG network under bf16 autocast (PyTorch), losses and Gram in fp32")
     p.add_argument("--compile", action="store_true",
                    help="PyTorch: torch.compile the feature network (slow first step; measured slower on this CPU)")

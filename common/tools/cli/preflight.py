@@ -18,18 +18,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Iterable, Optional
 
 from common.config import TransferConfig
-from common.errors import ImageError, UserError, one_line
+from common.errors import UserError
 from common.interface import StyleBackend
 from common.registry import framework_tools
 from common.weights import Weights
 
 from ..io.downloads import sample_image
-from ..io.pictures import check_image_file, check_image_path, check_writable
+from ..io.pictures import check_image_file, check_image_path, check_writable, picture_size  # noqa: F401 - batch asks for it here
 from ..io.weights import SOURCES, check_spec, described
 from .options import Limit, at_least, check_limits, config_from, needs_content, not_negative, positive
 
@@ -99,24 +98,6 @@ def check_plot_path(path: str) -> Path:
         raise UserError(f"--plot {target}: matplotlib cannot write {target.suffix or 'a file without an extension'}; "
                         f"use one of .{', .'.join(sorted(formats))}")
     return check_writable(target, create=False)
-
-
-def picture_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """(height, width) of an image file as ``load_rgb`` decodes it, its EXIF orientation applied,
-    from its header (a PNG whose EXIF follows its pixels is decoded for it)."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # a damaged file's metadata warnings: its header was checked already
-            with Image.open(path) as img:
-                width, height = img.size
-                turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # transposed or a quarter turn
-    except MemoryError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever a damaged file's decoder raises
-        raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
-    return (width, height) if turned else (height, width)
 
 
 def configure(args: argparse.Namespace, weights: Weights, styles: int) -> TransferConfig:

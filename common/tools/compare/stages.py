@@ -14,7 +14,7 @@ from common.run import Run as TransferRun
 from common.targets import Images, compute_targets, prepare_inputs
 from common.transfer import transfer
 
-from ..bench.timing import time_steps
+from ..timing import time_steps
 from .measure import difference, psnr
 from .tabs import TAB_DIFFERENCES, Tab, without
 

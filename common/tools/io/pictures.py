@@ -100,6 +100,22 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
             return np.asarray(to_rgb(img), dtype=np.uint8)
 
 
+def picture_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(height, width) of an image file as ``load_rgb`` decodes it, its EXIF orientation applied,
+    from its header (a PNG whose EXIF follows its pixels is decoded for it)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a damaged file's metadata warnings: its header was checked already
+            with Image.open(path) as img:
+                width, height = img.size
+                turned = img.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # transposed or a quarter turn
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a damaged file's decoder raises
+        raise ImageError(f"cannot read image {path}: {one_line(exc)}") from None
+    return (width, height) if turned else (height, width)
+
+
 def check_image_file(path: str | os.PathLike[str]) -> Path:
     """Refuse now what :func:`load_rgb` would refuse from the header alone (missing, a folder,
     empty, not an image, a decompression bomb): nothing is decoded, so it costs a millisecond."""
