@@ -92,11 +92,11 @@ def test_the_first_step_of_every_size_agrees(pair):
     config = TransferConfig(size=TRAIN_SIZE, schedule=Schedule(steps=2), adam=AdamSettings(align_epsilon=True),
                             scales=Scales(count=2, steps=1))
     runs = [transfer(b, *inputs, config).records for b in (torch_b, mx_b)]
-    firsts = [[r for r in records if r.step == 1 or r.scale != records[r.step - 2].scale] for records in runs]
-    assert [r.scale for r in firsts[0]] == [1, 2]
+    firsts = [[r for r in records if r.step == 1 or r.size_index != records[r.step - 2].size_index] for records in runs]
+    assert [r.size_index for r in firsts[0]] == [1, 2]
     for t, m in zip(*firsts):
         for name in ("content", "style", "tv", "total"):
-            assert getattr(m, name) == pytest.approx(getattr(t, name), rel=PARITY), (t.scale, name)
+            assert getattr(m, name) == pytest.approx(getattr(t, name), rel=PARITY), (t.size_index, name)
 
 
 def test_twenty_lbfgs_evaluations_end_close(pair):

@@ -150,22 +150,22 @@ def test_start_images(backend, images):
 def test_coarse_to_fine_runs_each_size_from_the_result_of_the_one_before(backend, images):
     config = TransferConfig(size=(64, 96), schedule=Schedule(steps=3), scales=Scales(count=2, factor=2, steps=4, lr=0.07))
     result = transfer(backend, *images, config)
-    where = [(r.scale, r.height, r.width) for r in result.records]
+    where = [(r.size_index, r.height, r.width) for r in result.records]
     assert where == [(1, 32, 48)] * 4 + [(2, 64, 96)] * 3
     assert [r.step for r in result.records] == list(range(1, 8))
     assert [r.lr for r in result.records] == [0.3] * 4 + [0.07] * 3
     elapsed = [r.elapsed for r in result.records]
     assert elapsed == sorted(elapsed)
     assert result.records[0].content == 0.0 and result.records[4].content > 0  # the second size starts elsewhere
-    assert result.image.shape == (64, 96, 3)
+    assert result.picture.shape == (64, 96, 3)
 
 
 def test_luminance_transfer_keeps_the_contents_colours(backend, images):
     content, style = images
     config = TransferConfig(size=SIZE, colors="luminance", schedule=Schedule(steps=4))
     result = transfer(backend, content, style, config)
-    got, want = colors.rgb_to_yiq(result.image), colors.rgb_to_yiq(content)
-    inside = ((result.image > 0.02) & (result.image < 0.98)).all(axis=2)  # clipping to [0, 1] aside
+    got, want = colors.rgb_to_yiq(result.picture), colors.rgb_to_yiq(content)
+    inside = ((result.picture > 0.02) & (result.picture < 0.98)).all(axis=2)  # clipping to [0, 1] aside
     np.testing.assert_allclose(got[inside][:, 1:], want[inside][:, 1:], atol=2e-3)
     assert np.abs(got[..., 0] - want[..., 0]).max() > 0.01  # the luminance did change
 
@@ -197,5 +197,5 @@ def test_the_picture_loss_is_that_of_the_clipped_saved_picture(backend, images):
     result = transfer(backend, *images, config)
     _, targets = compute_targets(backend, *prepare_inputs(*images, SIZE, config), config)
     backend.use_targets(targets, config.weights)
-    terms, _ = backend.evaluate(ref.preprocess(result.image).astype(np.float32))
+    terms, _ = backend.evaluate(ref.preprocess(result.picture).astype(np.float32))
     assert result.picture_loss.total == pytest.approx(terms.total, rel=1e-5)

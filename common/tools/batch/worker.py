@@ -82,15 +82,15 @@ class PairWorker:
         seconds = time.perf_counter() - started
         last = result.records[-1] if result.records else None
         out: dict[str, Any] = {
-            "status": "failed" if result.stopped else "done", "seconds": seconds, "image": to_uint8(result.image),
+            "status": "done" if result.finished else "failed", "seconds": seconds, "image": to_uint8(result.picture),
             "worker": {"pid": os.getpid(),
                        "threads": framework_tools(self.backend.name).environment(self.backend)["threads"],
                        "build_seconds": self.build_seconds},
             "steps": len(result.records), "seconds_per_step": _finite(result.seconds_per_step),
             "losses": {k: getattr(last, k) for k in ("content", "style", "tv", "total")} if last else None,
             "picture_loss": result.picture_loss.as_dict() if result.picture_loss else None}
-        if result.stopped:
-            out["reason"] = result.stopped
+        if not result.finished:
+            out["reason"] = result.ending.message
         return out
 
 
