@@ -63,7 +63,7 @@ def test_mxnet_refuses_bf16_in_one_line():
 
 
 def test_unknown_precision_is_refused():
-    with pytest.raises(ConfigError, match="^precision must be fp32 or bf16, not fp8$"):
+    with pytest.raises(ConfigError, match="^precision must be one of fp32, bf16, not fp8$"):
         Execution(precision="fp8").validate()
 
 

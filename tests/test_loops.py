@@ -81,7 +81,9 @@ def test_each_loop_gives_its_backend_s_losses(tmp_path, name):
     config = TransferConfig(size=SIZE, style_fit="stretch", schedule=Schedule(steps=6))
     expected = [r.total for r in transfer(backend, *images, config).records]
     # The MXNet loop writes the chapter's np.dot(x, x.T); the backend takes the legacy dot with
-    # transpose_b, which saves the copy: other rounding, which each step amplifies (1.8e-4 after
-    # six steps here). Before any update the two agree as closely as PyTorch's do throughout.
-    np.testing.assert_allclose(totals[0], expected[0], rtol=1e-6)
-    np.testing.assert_allclose(totals, expected, rtol=1e-5 if name == "torch" else 1e-3)
+    # transpose_b, which saves the copy: other rounding. Before the second update the two agree as
+    # closely as PyTorch's do throughout; after it, Adam's per-pixel normalisation turns rounding
+    # in near-zero gradients into whole steps (after six: 1.8e-4 measured on an AMD EPYC, 2.6e-3
+    # on an Intel Xeon), so the rest is held to the size of that drift, not to the last digit.
+    np.testing.assert_allclose(totals[:2], expected[:2], rtol=1e-5)
+    np.testing.assert_allclose(totals, expected, rtol=1e-5 if name == "torch" else 1e-2)
