@@ -18,9 +18,9 @@ def adam(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], tar
     """Updates ``done + 1`` to ``steps`` from image ``x`` and Adam's ``moments`` (None: a fresh
     Adam); returns the image to keep and Adam's moments with it (None when the image is from
     before the last update)."""
-    lr0 = config.lr_at_scale(run.size.index)
+    lr0 = config.lr_at(run.size.index)
     lr = config.schedule.lr_at(done, lr0)  # a resumed run starts at the rate the stopped one had reached
-    backend.start(x, targets, config.weights, config.adam, lr, moments)
+    backend.start(x, targets, config.loss_weights, config.adam, lr, moments)
     for step in range(done, steps):
         if config.schedule.lr_at(step, lr0) != lr:
             lr = config.schedule.lr_at(step, lr0)

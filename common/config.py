@@ -129,7 +129,7 @@ class TransferConfig:
     network: str = "vgg19"  # "vgg16": VGG-16's 13 convolutions instead of VGG-19's 16
     content_layers: tuple[int, ...] = ()  # indices in the network's features; () = its defaults
     style_layers: tuple[int, ...] = ()
-    weights: LossWeights = field(default_factory=LossWeights)
+    loss_weights: LossWeights = field(default_factory=LossWeights)
     schedule: Schedule = field(default_factory=Schedule)  # with lbfgs: steps = loss-and-gradient evaluations
     adam: AdamSettings = field(default_factory=AdamSettings)
     optimizer: str = "adam"  # "lbfgs": SciPy's L-BFGS-B, pixels kept inside [0, 1]
@@ -191,11 +191,11 @@ class TransferConfig:
         if not math.isfinite(s.decay_factor) or not 0 < s.decay_factor <= 1:
             raise ConfigError("schedule.decay_factor", f"must be in (0, 1]: the rate decays, not {s.decay_factor}")
         for name in ("content", "style", "tv"):
-            value = getattr(self.weights, name)
+            value = getattr(self.loss_weights, name)
             if not math.isfinite(value) or value < 0:
-                raise ConfigError(f"weights.{name}", f"must be a finite number >= 0, not {value}")
-        if self.weights.content == self.weights.style == self.weights.tv == 0:
-            raise ConfigError("weights", "are all 0: there would be nothing to optimise")
+                raise ConfigError(f"loss_weights.{name}", f"must be a finite number >= 0, not {value}")
+        if self.loss_weights.content == self.loss_weights.style == self.loss_weights.tv == 0:
+            raise ConfigError("loss_weights", "are all 0: there would be nothing to optimise")
         for name, allowed in (("optimizer", OPTIMIZERS), ("init", INITS), ("colors", COLOR_MODES),
                               ("scales.moments", MOMENTS), ("scales.upsample", UPSAMPLING), ("style_fit", STYLE_FITS)):
             value = getattr(self.scales, name.split(".")[1]) if "." in name else getattr(self, name)
@@ -224,13 +224,13 @@ class TransferConfig:
             raise ConfigError("seed", f"must be a whole number >= 0, not {self.seed}")
         return self
 
-    def steps_at(self, scale: int) -> int:
-        """Steps at the 1-based size ``scale``: the schedule's at the last, ``scales.steps`` before it."""
-        return self.schedule.steps if scale == self.scales.count else self.scales.steps
+    def steps_at(self, size_index: int) -> int:
+        """Steps at the 1-based size index: the schedule's at the last, ``scales.steps`` before it."""
+        return self.schedule.steps if size_index == self.scales.count else self.scales.steps
 
-    def lr_at_scale(self, scale: int) -> float:
-        """Adam's starting rate at the 1-based size ``scale``: the schedule's at the first, ``scales.lr`` after."""
-        return self.schedule.lr if scale == 1 else self.scales.lr
+    def lr_at(self, size_index: int) -> float:
+        """Adam's starting rate at the 1-based size index: the schedule's at the first, ``scales.lr`` after."""
+        return self.schedule.lr if size_index == 1 else self.scales.lr
 
     @property
     def total_steps(self) -> int:
@@ -256,7 +256,7 @@ class TransferConfig:
                   f"init {self.init}"] + ([f"colors {self.colors}"] if self.colors != "none" else [])
         return (f"{sizes}, {self.net.title}, content {self.net.describe(self.content_layers)}, "
                 f"style {self.net.describe(self.style_layers)}, "
-                f"weights {self.weights.content:g}/{self.weights.style:g}/{self.weights.tv:g}, "
+                f"weights {self.loss_weights.content:g}/{self.loss_weights.style:g}/{self.loss_weights.tv:g}, "
                 f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
 
 
@@ -301,7 +301,7 @@ class ConventionDefaults:
     """What a run defaults to for weights trained in one input convention: the loss weights and
     Adam's learning rates both depend on the network's units."""
 
-    weights: LossWeights
+    loss_weights: LossWeights
     lr: float  # the schedule's starting rate
     scale_lr: float  # the rate at each size after the first
 

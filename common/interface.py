@@ -170,14 +170,14 @@ class StyleBackend(ABC):
                 {i: self._native(g) for i, g in targets.grams.items()})
 
     def _objective(self, x: Any, layers: tuple[int, ...], content: Mapping[int, Any], grams: Mapping[int, Any],
-                   weights: LossWeights) -> LossTerms[Any]:
+                   loss_weights: LossWeights) -> LossTerms[Any]:
         features = dict(zip(layers, self._taps(layers)(x)))
-        return weighted_losses(self.losses, features, x, content, grams, weights)
+        return weighted_losses(self.losses, features, x, content, grams, loss_weights)
 
-    def use_targets(self, targets: Targets, weights: LossWeights) -> None:
+    def use_targets(self, targets: Targets, loss_weights: LossWeights) -> None:
         """Fix what ``evaluate`` and the training steps pull towards (converted once, kept native)."""
         self._layers, self._content, self._grams = self._prepare(targets)
-        self._weights = weights
+        self._loss_weights = loss_weights
 
     @abstractmethod
     def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
@@ -185,7 +185,7 @@ class StyleBackend(ABC):
 
     # -- training ------------------------------------------------------------
     @abstractmethod
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+    def start(self, init: np.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
               state: Optional[AdamState] = None) -> None:
         """Make ``init`` the trained parameter and create the framework's own Adam, fresh or
         continuing from ``state`` (whose arrays have ``init``'s shape)."""

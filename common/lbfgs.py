@@ -53,7 +53,7 @@ def lbfgs(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], ta
     low, high = bounds(shape, backend.convention)
     start = np.clip(x.astype(np.float64).ravel(), low, high)  # an upsampled image may overshoot
     best, best_total, count = start.reshape(shape).astype(np.float32), np.inf, 0
-    backend.use_targets(targets, config.weights)
+    backend.use_targets(targets, config.loss_weights)
 
     def objective(v: np.ndarray) -> tuple[float, np.ndarray]:
         nonlocal best, best_total, count

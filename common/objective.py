@@ -23,10 +23,10 @@ class LossFunctions(Protocol):
 
 def weighted_losses(fns: LossFunctions, features: Mapping[int, T], image: T,
                     content_targets: Mapping[int, T], gram_targets: Mapping[int, T],
-                    weights: LossWeights) -> LossTerms[T]:
+                    loss_weights: LossWeights) -> LossTerms[T]:
     """content = w_c * sum over content layers, style = w_s * sum over style layers,
     tv = w_tv * tv(image), total = their sum (the chapter's ``sum(10 * styles_l + ...)``)."""
-    content = weights.content * sum(fns.content_loss(features[i], y) for i, y in content_targets.items())
-    style = weights.style * sum(fns.style_loss(features[i], g) for i, g in gram_targets.items())
-    tv = weights.tv * fns.tv_loss(image)
+    content = loss_weights.content * sum(fns.content_loss(features[i], y) for i, y in content_targets.items())
+    style = loss_weights.style * sum(fns.style_loss(features[i], g) for i, g in gram_targets.items())
+    tv = loss_weights.tv * fns.tv_loss(image)
     return LossTerms(content, style, tv, content + style + tv)

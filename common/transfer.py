@@ -119,7 +119,7 @@ def _picture_loss(backend: StyleBackend, x: np.ndarray, targets: Optional[Target
         with backend.errors():
             if targets is None:  # resumed from a finished run: nothing ran, so take its size's targets
                 _, targets = compute_targets(backend, *prepare_inputs(content, style, (x.shape[2], x.shape[3]), config), config)
-            backend.use_targets(targets, config.weights)
+            backend.use_targets(targets, config.loss_weights)
             terms, _ = backend.evaluate(backend.preprocess(backend.postprocess(x)))
     except MemoryError:
         return None

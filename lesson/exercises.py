@@ -67,8 +67,8 @@ def config_for(variant: Variant, weights: Weights, size: tuple[int, int], steps:
     return TransferConfig(size=size, network=net.name, optimizer="lbfgs", schedule=Schedule(steps=steps),
                           style_layers=net.parse(variant.style_layers) if variant.style_layers else (),
                           content_layers=net.parse(variant.content_layers) if variant.content_layers else (),
-                          weights=LossWeights(defaults.weights.content * c, defaults.weights.style * s,
-                                              defaults.weights.tv * t)).validate()
+                          loss_weights=LossWeights(defaults.loss_weights.content * c, defaults.loss_weights.style * s,
+                                              defaults.loss_weights.tv * t)).validate()
 
 
 class Painter:

@@ -27,7 +27,7 @@ def torch_lbfgs(backend, init: np.ndarray, evaluations: int, **options) -> tuple
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad(set_to_none=True)
-        terms = backend._objective(x, backend._layers, backend._content, backend._grams, backend._weights)
+        terms = backend._objective(x, backend._layers, backend._content, backend._grams, backend._loss_weights)
         terms.total.backward()
         totals.append(float(terms.total.detach()))
         return terms.total

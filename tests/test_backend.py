@@ -88,44 +88,44 @@ def perturbed_start(backend, images, seed: int, scale: float):
 
 def test_total_loss_and_gradient_are_consistent(backend, images):
     config, targets, x = perturbed_start(backend, images, seed=3, scale=0.3)
-    terms, grad = loss_and_gradient(backend, x, targets, config.weights)
+    terms, grad = loss_and_gradient(backend, x, targets, config.loss_weights)
     assert grad.shape == x.shape and np.isfinite(grad).all()
     # the terms against the NumPy reference, weighted as the chapter does
     fx = dict(zip(config.layers, ref.features(x, weights(), list(config.layers))))
     content = sum(ref.content_loss(fx[i], t) for i, t in targets.content.items())
-    style = config.weights.style * sum(ref.style_loss(fx[i], g) for i, g in targets.grams.items())
-    tv = config.weights.tv * ref.tv_loss(x)
+    style = config.loss_weights.style * sum(ref.style_loss(fx[i], g) for i, g in targets.grams.items())
+    tv = config.loss_weights.tv * ref.tv_loss(x)
     assert terms.content == pytest.approx(content, rel=1e-4)
     assert terms.style == pytest.approx(style, rel=1e-4)
     assert terms.tv == pytest.approx(tv, rel=1e-5)
     assert terms.total == pytest.approx(terms.content + terms.style + terms.tv, rel=1e-6)
     # the gradient is the derivative of the total: a small step along -grad lowers it as predicted
     h = 1e-3 / np.abs(grad).max()
-    lower, _ = loss_and_gradient(backend, x - h * grad, targets, config.weights)
+    lower, _ = loss_and_gradient(backend, x - h * grad, targets, config.loss_weights)
     predicted = h * float((grad.astype(np.float64) ** 2).sum())
     assert terms.total - lower.total == pytest.approx(predicted, rel=0.05)
 
 
 def test_content_loss_is_zero_at_the_content_image(backend, images):
-    config = TransferConfig(size=SIZE, weights=LossWeights(1, 0, 0))
+    config = TransferConfig(size=SIZE, loss_weights=LossWeights(1, 0, 0))
     init, targets = compute_targets(backend, *images, config)
-    terms, grad = loss_and_gradient(backend, init, targets, config.weights)
+    terms, grad = loss_and_gradient(backend, init, targets, config.loss_weights)
     assert terms.content == 0.0 and np.abs(grad).max() == 0.0
 
 
 def test_frozen_weights_get_no_gradient(backend, images):
     config = TransferConfig(size=SIZE, schedule=Schedule(steps=2))
     init, targets = compute_targets(backend, *images, config)
-    loss_and_gradient(backend, init, targets, config.weights)
-    backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
+    loss_and_gradient(backend, init, targets, config.loss_weights)
+    backend.start(init, targets, config.loss_weights, AdamSettings(), lr=0.3)
     backend.step()
     assert not probes.weight_gradients_enabled(backend)
 
 
 def test_step_returns_losses_before_its_update(backend, images):
     config, targets, x = perturbed_start(backend, images, seed=4, scale=0.2)
-    expected, grad = loss_and_gradient(backend, x, targets, config.weights)
-    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    expected, grad = loss_and_gradient(backend, x, targets, config.loss_weights)
+    backend.start(x, targets, config.loss_weights, AdamSettings(), lr=0.1)
     got = backend.step()
     assert got.total == pytest.approx(expected.total, rel=1e-5)
     moved = backend.image().astype(np.float64) - x
@@ -138,7 +138,7 @@ def test_step_returns_losses_before_its_update(backend, images):
 def test_image_returns_a_copy_that_later_steps_leave_alone(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
-    backend.start(init, targets, config.weights, AdamSettings(), lr=0.3)
+    backend.start(init, targets, config.loss_weights, AdamSettings(), lr=0.3)
     kept = backend.image()
     snapshot = kept.copy()
     backend.step()
@@ -150,7 +150,7 @@ def test_image_returns_a_copy_that_later_steps_leave_alone(backend, images):
 def test_learning_rate_change_scales_the_next_update(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
-    backend.start(init, targets, config.weights, AdamSettings(), lr=0.2)
+    backend.start(init, targets, config.loss_weights, AdamSettings(), lr=0.2)
     backend.step()
     backend.set_learning_rate(0.0)
     before = backend.image()
@@ -203,9 +203,9 @@ def test_a_timed_step_is_a_step_with_the_seconds_of_its_three_stages(backend, im
     from common.registry import timed_step
 
     config, targets, x = perturbed_start(backend, images, seed=4, scale=0.2)
-    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    backend.start(x, targets, config.loss_weights, AdamSettings(), lr=0.1)
     expected, stepped = backend.step(), backend.image()
-    backend.start(x, targets, config.weights, AdamSettings(), lr=0.1)
+    backend.start(x, targets, config.loss_weights, AdamSettings(), lr=0.1)
     terms, seconds = timed_step(backend)
     assert terms == expected
     np.testing.assert_array_equal(backend.image(), stepped)

@@ -37,7 +37,7 @@ def counted_convolution_flops(size: tuple[int, int]) -> int:
     backend = cpu_backend("torch")
     config = TransferConfig(size=size)
     init, targets = compute_targets(backend, synthetic_image(1, size), synthetic_image(2, size), config)
-    backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
+    backend.start(init, targets, config.loss_weights, config.adam, config.schedule.lr)
     with FlopCounterMode(display=False) as counter:
         backend.step()
     return sum(flops for op, flops in counter.get_flop_counts()["Global"].items() if "convolution" in str(op))
@@ -114,7 +114,7 @@ def test_the_clocks_wait_for_queued_work(backend_name):
     backend = queued(load_backend(backend_name)(weights(), last_layer=29, device="cpu"))
     config = TransferConfig(size=BENCH_SIZE, schedule=Schedule(steps=3))
     init, targets = compute_targets(backend, synthetic_image(1, BENCH_SIZE), synthetic_image(2, BENCH_SIZE), config)
-    backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
+    backend.start(init, targets, config.loss_weights, config.adam, config.schedule.lr)
     times = time_steps(backend, steps=3, warmup=1)
     for stage, seconds in zip(("forward", "backward", "update"), QUEUED.values()):
         assert times[stage] >= seconds, (stage, times)  # sleep never ends early: a bound load cannot break

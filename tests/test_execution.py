@@ -30,7 +30,7 @@ def _loss_and_grad(backend):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, synthetic_image(1), synthetic_image(2), config)
     x = init + 0.2 * np.random.default_rng(6).standard_normal(init.shape).astype(np.float32)
-    backend.use_targets(targets, config.weights)
+    backend.use_targets(targets, config.loss_weights)
     return backend.evaluate(x)
 
 

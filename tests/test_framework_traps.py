@@ -161,11 +161,11 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     size = (64, 96)
     backend = load_backend("torch")(weights(), last_layer=29, device="cpu")
     images = synthetic_image(1, size, noise=0.0), synthetic_image(2, size, noise=0.0)
-    config = TransferConfig(size=size, optimizer="lbfgs", weights=LossWeights(tv=0.0), schedule=Schedule(steps=30))
+    config = TransferConfig(size=size, optimizer="lbfgs", loss_weights=LossWeights(tv=0.0), schedule=Schedule(steps=30))
     scipy_run = transfer(backend, *images, config)
     scipy_totals = [r.total for r in scipy_run.records]
     init, targets = compute_targets(backend, *images, config)
-    backend.use_targets(targets, config.weights)
+    backend.use_targets(targets, config.loss_weights)
     from . import probes
     runs = {"no line search": probes.torch_lbfgs(backend, init, 30),
             "strong Wolfe": probes.torch_lbfgs(backend, init, 30, line_search_fn="strong_wolfe")}

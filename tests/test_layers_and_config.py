@@ -65,7 +65,7 @@ def test_schedule_decays_after_every_n_updates():
 def test_defaults_are_the_chapters():
     c = TransferConfig()
     assert c.size == (300, 450) and c.content_layers == (26,) and c.style_layers == (1, 6, 11, 20, 29)
-    assert (c.weights.content, c.weights.style, c.weights.tv) == (1.0, 1e4, 10.0)
+    assert (c.loss_weights.content, c.loss_weights.style, c.loss_weights.tv) == (1.0, 1e4, 10.0)
     assert (c.schedule.steps, c.schedule.lr, c.schedule.decay_every, c.schedule.decay_factor) == (500, 0.3, 50, 0.8)
     assert c.last_layer == 29
 
@@ -77,8 +77,8 @@ def test_defaults_are_the_chapters():
     (TransferConfig(schedule=Schedule(lr=float("nan"))), "schedule.lr", "--lr"),
     (TransferConfig(schedule=Schedule(decay_every=0)), "schedule.decay_every", "--lr-decay-every"),
     (TransferConfig(schedule=Schedule(decay_factor=-0.5)), "schedule.decay_factor", "--lr-decay-factor"),
-    (TransferConfig(weights=LossWeights(style=-1)), "weights.style", "--style-weight"),
-    (TransferConfig(weights=LossWeights(0, 0, 0)), "weights", "--content-weight, --style-weight and --tv-weight"),
+    (TransferConfig(loss_weights=LossWeights(style=-1)), "loss_weights.style", "--style-weight"),
+    (TransferConfig(loss_weights=LossWeights(0, 0, 0)), "loss_weights", "--content-weight, --style-weight and --tv-weight"),
     (TransferConfig(scales=Scales(count=12)), "scales.count", "--scales"),
     (TransferConfig(network="vgg16", content_layers=(31,)), "content_layers", "--content-layers"),
     (TransferConfig(network="vgg11"), "network", "--network"),
@@ -111,7 +111,7 @@ def test_every_field_the_core_names_has_a_flag():
               if isinstance(node, ast.FunctionDef) and node.name in ("validate", "blend")]
     named = {node.value for check in checks for node in ast.walk(check) if isinstance(node, ast.Constant)
              and isinstance(node.value, str) and node.value in fields}
-    named |= {f"weights.{name}" for name in ("content", "style", "tv")}  # named by an f-string
+    named |= {f"loss_weights.{name}" for name in ("content", "style", "tv")}  # named by an f-string
     assert {"schedule.steps", "scales.count", "colors", "style_fit"} <= named  # the search finds them
     assert named <= set(FLAGS), named - set(FLAGS)
 
@@ -171,7 +171,7 @@ def test_unset_options_take_the_weights_conventions_defaults():
     config = config_from(_run_options(), weights=Weights(network=VGG16, convention=CAFFE))
     assert config.network == "vgg16" and config.content_layers == VGG16.default_content_layers
     assert (config.schedule.lr, config.scales.lr) == (17.2, 2.87)
-    assert (config.weights.content, config.weights.style, config.weights.tv) == (1.0, 3.0, 57.0)
+    assert (config.loss_weights.content, config.loss_weights.style, config.loss_weights.tv) == (1.0, 3.0, 57.0)
     assert config_from(_run_options("--lr", "0.5"), weights=Weights(network=VGG16, convention=CAFFE)).schedule.lr == 0.5
 
 

@@ -240,7 +240,7 @@ def test_mxnet_hybridizes_the_training_block_only():
     backend = load_backend("mxnet")(weights(), last_layer=config.last_layer)
     rng = np.random.default_rng(0)
     init, targets = compute_targets(backend, rng.random((40, 56, 3), np.float32), rng.random((48, 48, 3), np.float32), config)
-    backend.start(init, targets, config.weights, config.adam, 0.1)
+    backend.start(init, targets, config.loss_weights, config.adam, 0.1)
     backend.step()
     backend.extract_features(init, config.style_layers)  # targets again, as the next size's are taken
     (layers, training), = backend._taps_cache.items()  # targets built no block of their own

@@ -43,8 +43,8 @@ def test_every_stage_agrees(pair, inputs):
     init_t, targets_t = compute_targets(torch_b, *inputs, config)
     init_m, targets_m = compute_targets(mx_b, *inputs, config)
     x = init_t + 0.2 * np.random.default_rng(5).standard_normal(init_t.shape).astype(np.float32)
-    torch_b.use_targets(targets_t, config.weights)
-    mx_b.use_targets(targets_m, config.weights)
+    torch_b.use_targets(targets_t, config.loss_weights)
+    mx_b.use_targets(targets_m, config.loss_weights)
     terms_t, grad_t = torch_b.evaluate(x)
     terms_m, grad_m = mx_b.evaluate(x)
     for name in ("content", "style", "tv", "total"):
@@ -115,18 +115,18 @@ def test_an_adam_state_means_the_same_in_both_frameworks(pair, inputs):
     torch_b, mx_b = pair
     config = TransferConfig(size=SIZE, adam=AdamSettings(align_epsilon=True))
     init, targets = compute_targets(mx_b, *inputs, config)
-    mx_b.start(init, targets, config.weights, config.adam, lr=0.1)
+    mx_b.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     mx_b.step(), mx_b.step()
     state, image = mx_b.optimizer_state(), mx_b.image()
     assert state.step == 2
     moves = []
     for backend in (mx_b, torch_b):
-        backend.start(image, targets, config.weights, config.adam, lr=0.1, state=state)
+        backend.start(image, targets, config.loss_weights, config.adam, lr=0.1, state=state)
         backend.step()
         moves.append(backend.image() - image)
     assert ref.relative_error(moves[1], moves[0]) < 1e-3
     # and the state mattered: from fresh moments the update goes elsewhere
-    torch_b.start(image, targets, config.weights, config.adam, lr=0.1)
+    torch_b.start(image, targets, config.loss_weights, config.adam, lr=0.1)
     torch_b.step()
     assert ref.relative_error(torch_b.image() - image, moves[0]) > 0.1
 

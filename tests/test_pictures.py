@@ -88,20 +88,20 @@ def test_a_resized_adam_state_keeps_its_step_and_a_nonnegative_second_moment():
 def test_adam_continues_from_a_saved_state_exactly(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
-    backend.start(init, targets, config.weights, config.adam, lr=0.1)
+    backend.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     for _ in range(4):
         backend.step()
     straight = backend.image()
-    backend.start(init, targets, config.weights, config.adam, lr=0.1)
+    backend.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     for _ in range(2):
         backend.step()
     state, halfway = backend.optimizer_state(), backend.image()
     assert state.step == 2 and np.abs(state.m).max() > 0 and state.v.min() >= 0
-    backend.start(halfway, targets, config.weights, config.adam, lr=0.1, state=state)
+    backend.start(halfway, targets, config.loss_weights, config.adam, lr=0.1, state=state)
     for _ in range(2):
         backend.step()
     np.testing.assert_allclose(backend.image(), straight, rtol=0, atol=1e-6)
-    backend.start(halfway, targets, config.weights, config.adam, lr=0.1)  # moments reset: another path
+    backend.start(halfway, targets, config.loss_weights, config.adam, lr=0.1)  # moments reset: another path
     for _ in range(2):
         backend.step()
     assert np.abs(backend.image() - straight).max() > 1e-3
@@ -110,13 +110,13 @@ def test_adam_continues_from_a_saved_state_exactly(backend, images):
 def test_a_fresh_adam_has_a_zero_state(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
-    backend.start(init, targets, config.weights, config.adam, lr=0.1)
+    backend.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     state = backend.optimizer_state()
     assert state.step == 0 and not state.m.any() and not state.v.any() and state.m.shape == init.shape
 
 
 def test_lbfgs_logs_every_evaluation_and_keeps_the_best_image_in_range(backend, images):
-    config = TransferConfig(size=SIZE, optimizer="lbfgs", weights=LossWeights(tv=0.0), schedule=Schedule(steps=12))
+    config = TransferConfig(size=SIZE, optimizer="lbfgs", loss_weights=LossWeights(tv=0.0), schedule=Schedule(steps=12))
     result = transfer(backend, *images, config)
     totals = [r.total for r in result.records]
     assert len(totals) == 12 and all(r.lr is None for r in result.records)
@@ -182,7 +182,7 @@ def test_histogram_matching_recolours_each_style_at_its_size_before_its_targets(
     plain = transfer(backend, content, style, replace(config, colors="none")).records[0]
     matched = transfer(backend, content, style, config).records[0]
     _, targets = compute_targets(backend, content_k, [recoloured], config)
-    backend.use_targets(targets, config.weights)
+    backend.use_targets(targets, config.loss_weights)
     terms, _ = backend.evaluate(backend.preprocess(content_k))
     assert matched.style == pytest.approx(terms.style, rel=1e-5) and matched.style != pytest.approx(plain.style)
 
@@ -196,6 +196,6 @@ def test_the_picture_loss_is_that_of_the_clipped_saved_picture(backend, images):
     config = TransferConfig(size=SIZE, schedule=Schedule(steps=5, lr=0.5))
     result = transfer(backend, *images, config)
     _, targets = compute_targets(backend, *prepare_inputs(*images, SIZE, config), config)
-    backend.use_targets(targets, config.weights)
+    backend.use_targets(targets, config.loss_weights)
     terms, _ = backend.evaluate(ref.preprocess(result.picture).astype(np.float32))
     assert result.picture_loss.total == pytest.approx(terms.total, rel=1e-5)

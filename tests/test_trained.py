@@ -44,7 +44,7 @@ def trained():
 def config_for(weights, size, **changes) -> TransferConfig:
     """The run.py defaults for these weights: their network's layers, their convention's loss weights and rate."""
     defaults = defaults_for(weights.convention.name)
-    fields = dict(size=size, network=weights.network.name, weights=defaults.weights,
+    fields = dict(size=size, network=weights.network.name, loss_weights=defaults.loss_weights,
                   schedule=Schedule(lr=defaults.lr))
     fields.update(changes)
     return TransferConfig(**fields).validate()
@@ -75,7 +75,7 @@ def test_the_first_step_s_losses_are_the_numpy_reference_s(trained, name):
     targets = ref.features(x, trained, list(config.layers), net)
     grams = {i: ref.gram(y) for i, y in zip(config.layers, ref.features(s, trained, list(config.layers), net))}
     by_layer = dict(zip(config.layers, targets))
-    w = config.weights
+    w = config.loss_weights
     style_loss = w.style * sum(ref.style_loss(by_layer[i], grams[i]) for i in config.style_layers)
     tv = w.tv * ref.tv_loss(x)
     assert first.content == pytest.approx(0.0, abs=1e-6 * max(1.0, style_loss))  # it starts as the content
@@ -97,8 +97,8 @@ def test_mxnet_and_pytorch_agree_stage_by_stage(trained):
     _, targets_m = compute_targets(mx_b, content, style, config)
     x = init + np.float32(0.1 * trained.convention.scale) * np.random.default_rng(5).standard_normal(
         init.shape).astype(np.float32)
-    torch_b.use_targets(targets_t, config.weights)
-    mx_b.use_targets(targets_m, config.weights)
+    torch_b.use_targets(targets_t, config.loss_weights)
+    mx_b.use_targets(targets_m, config.loss_weights)
     terms_t, grad_t = torch_b.evaluate(x)
     terms_m, grad_m = mx_b.evaluate(x)
     for term in ("content", "style", "tv", "total"):

@@ -95,18 +95,18 @@ class MXNetBackend(StyleBackend):
         image = self._native(x)
         image.attach_grad()
         with autograd.record(train_mode=TRAINING_MODE):
-            terms = self._objective(image, self._layers, self._content, self._grams, self._weights)
+            terms = self._objective(image, self._layers, self._content, self._grams, self._loss_weights)
         terms.total.backward()
         return self._floats(terms), self._numpy(image.grad)
 
     # -- training ------------------------------------------------------------
-    def start(self, init: onp.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+    def start(self, init: onp.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
               state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a Block).
         self._x = gluon.Parameter("synthesized_image", shape=init.shape)
         self._x.initialize(ctx=self._ctx)
         self._x.set_data(self._native(init))
-        self.use_targets(targets, weights)
+        self.use_targets(targets, loss_weights)
         self._adam = adam
         self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
         self._updates = 0
@@ -128,7 +128,7 @@ class MXNetBackend(StyleBackend):
         devices.numpy_semantics()
         # No zero_grad: grad_req='write' makes each backward overwrite the gradient (PyTorch adds).
         with autograd.record(train_mode=TRAINING_MODE):
-            return self._objective(self._x.data(), self._layers, self._content, self._grams, self._weights)
+            return self._objective(self._x.data(), self._layers, self._content, self._grams, self._loss_weights)
 
     def _backward(self, terms: LossTerms[np.ndarray]) -> None:
         terms.total.backward()

@@ -83,18 +83,18 @@ class TorchBackend(StyleBackend):
 
     def evaluate(self, x: np.ndarray) -> tuple[LossTerms[float], np.ndarray]:
         image = self._native(x).requires_grad_(True)
-        terms = self._objective(image, self._layers, self._content, self._grams, self._weights)
+        terms = self._objective(image, self._layers, self._content, self._grams, self._loss_weights)
         terms.total.backward()
         return self._floats(terms), self._numpy(image.grad)
 
     # -- training ------------------------------------------------------------
-    def start(self, init: np.ndarray, targets: Targets, weights: LossWeights, adam: AdamSettings, lr: float,
+    def start(self, init: np.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
               state: Optional[AdamState] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a module).
         # In the features' layout, whatever strides ``init`` has: a reduction's summation order follows
         # the layout, so a resumed run's image must be laid out as the unbroken run's was.
         self._x = self._target(init).requires_grad_(True)
-        self.use_targets(targets, weights)
+        self.use_targets(targets, loss_weights)
         self._optimizer = make_adam(self._x, adam, lr)
         if state is not None:
             set_state(self._optimizer, self._x, state.step, self._target(state.m), self._target(state.v))
@@ -110,7 +110,7 @@ class TorchBackend(StyleBackend):
     def _forward(self) -> LossTerms[torch.Tensor]:
         # PyTorch accumulates into .grad unless it is cleared (Gluon's grad_req='write' overwrites).
         self._optimizer.zero_grad(set_to_none=True)
-        return self._objective(self._x, self._layers, self._content, self._grams, self._weights)
+        return self._objective(self._x, self._layers, self._content, self._grams, self._loss_weights)
 
     def _backward(self, terms: LossTerms[torch.Tensor]) -> None:
         terms.total.backward()

@@ -28,7 +28,7 @@ def test_the_framework_s_optimizer_takes_the_decayed_rate(backend, images):
 
 def test_loss_weights_scale_their_terms(backend, images):
     base = TransferConfig(size=SIZE, schedule=Schedule(steps=1))
-    doubled = TransferConfig(size=SIZE, schedule=Schedule(steps=1), weights=LossWeights(1, 2e4, 20))
+    doubled = TransferConfig(size=SIZE, schedule=Schedule(steps=1), loss_weights=LossWeights(1, 2e4, 20))
     a, b = transfer(backend, *images, base).records[0], transfer(backend, *images, doubled).records[0]
     assert b.style == pytest.approx(2 * a.style, rel=1e-5) and b.tv == pytest.approx(2 * a.tv, rel=1e-5)
 

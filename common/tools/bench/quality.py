@@ -113,7 +113,7 @@ def race(backend: StyleBackend, checker: StyleBackend, content: np.ndarray, styl
     def check(image: np.ndarray) -> float:
         if not checks["ready"]:  # a separate checker needs the final size's targets, once
             checker.use_targets(compute_targets(checker, *prepare_inputs(content, style, config.size, config),
-                                                config)[1], config.weights)
+                                                config)[1], config.loss_weights)
             checks["ready"] = True
         loss = checker.evaluate(checker.preprocess(image))[0].total
         checks["best"] = min(checks["best"], loss)
@@ -147,8 +147,8 @@ def run(make: Callable[[Execution], Optional[StyleBackend]], content: np.ndarray
     loss weights are the convention's defaults (the chapter's for torchvision's)."""
     out: dict = {}
     defaults = defaults_for(convention)
-    for objective, weights in (("default weights", defaults.weights), ("TV weight 0", replace(defaults.weights, tv=0.0))):
-        base = TransferConfig(size=size, network=network, weights=weights, scales=Scales(lr=defaults.scale_lr),
+    for objective, weights in (("default weights", defaults.loss_weights), ("TV weight 0", replace(defaults.loss_weights, tv=0.0))):
+        base = TransferConfig(size=size, network=network, loss_weights=weights, scales=Scales(lr=defaults.scale_lr),
                               schedule=replace(TransferConfig().schedule, steps=steps, lr=defaults.lr))
         checker = make(Execution())
         say(f"{objective}: the chapter's recipe, {steps} Adam steps at {size[0]}x{size[1]}")

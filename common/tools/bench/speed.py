@@ -70,7 +70,7 @@ def time_one(name: str, size: tuple[int, int], execution: Execution, steps: int,
     rng = np.random.default_rng(0)
     content, style = (rng.random((*size, 3), dtype=np.float32) for _ in range(2))
     init, targets = compute_targets(backend, content, style, config)
-    backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
+    backend.start(init, targets, config.loss_weights, config.adam, config.schedule.lr)
     timed_step(backend)
     first = time.perf_counter() - start  # set-up, targets and the first step: includes any compilation
     times = time_steps(backend, steps, warmup=max(0, warmup - 1))

@@ -31,7 +31,7 @@ from .recipes import RUN_RECIPES
 # sets a field of TransferConfig, and the field (by its path) it sets.
 FIELDS: dict[str, str] = {
     "size": "size", "network": "network", "content_layers": "content_layers", "style_layers": "style_layers",
-    "content_weight": "weights.content", "style_weight": "weights.style", "tv_weight": "weights.tv",
+    "content_weight": "loss_weights.content", "style_weight": "loss_weights.style", "tv_weight": "loss_weights.tv",
     "steps": "schedule.steps", "lr": "schedule.lr", "lr_decay_every": "schedule.decay_every",
     "lr_decay_factor": "schedule.decay_factor", "align_adam_epsilon": "adam.align_epsilon",
     "optimizer": "optimizer", "bounded": "bounded", "init": "init", "seed": "seed",
@@ -50,7 +50,7 @@ def flag_of(dest: str) -> str:
 # be a positive whole number" is "--steps must be ..."; also the fields set by other options than
 # their own (Execution's precision, the weights' convention) and the loss weights together.
 FLAGS: dict[str, str] = {**{field: flag_of(dest) for dest, field in FIELDS.items()},
-                         "weights": "--content-weight, --style-weight and --tv-weight", "precision": "--precision",
+                         "loss_weights": "--content-weight, --style-weight and --tv-weight", "precision": "--precision",
                          "convention": "--weights-convention"}
 # Inside a message only names no English word could be (dotted or with an underscore) are replaced.
 _FIELD = re.compile(r"(?<![\w.-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)
@@ -235,13 +235,13 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = _DE
                    help="keep the content's colours: luminance-only transfer, or the styles recoloured to the "
                         "content's colour mean and covariance (Gatys et al. 2016)")
     p.add_argument("--content-weight", type=real,
-                   help=f"multiplier of the content loss (default: {chapter.weights.content:g})")
+                   help=f"multiplier of the content loss (default: {chapter.loss_weights.content:g})")
     p.add_argument("--style-weight", type=real,
                    help=f"multiplier of the style loss (default: 1e4, the chapter's 1e3 summed ten times; "
-                        f"{caffe.weights.style:.3g} for Caffe-convention weights)")
+                        f"{caffe.loss_weights.style:.3g} for Caffe-convention weights)")
     p.add_argument("--tv-weight", type=real,
-                   help=f"multiplier of the total-variation loss (default: {chapter.weights.tv:g}; "
-                        f"{caffe.weights.tv:.4g} for Caffe-convention weights)")
+                   help=f"multiplier of the total-variation loss (default: {chapter.loss_weights.tv:g}; "
+                        f"{caffe.loss_weights.tv:.4g} for Caffe-convention weights)")
     p.add_argument("--content-layers", type=layers, metavar="LAYERS",
                    help=f"layers by name or index, comma-separated (default: {_defaults('content_names')})")
     p.add_argument("--style-layers", type=layers, metavar="LAYERS",
@@ -294,7 +294,7 @@ def config_from(args: Any, content: Optional[tuple[int, int]] = None,
     net = weights.network if weights is not None else network(getattr(args, "network", None) or "vgg19")
     defaults = defaults_for(weights.convention.name if weights is not None else "torchvision")
     values: dict[str, Any] = {"network": net.name, "schedule.lr": defaults.lr, "scales.lr": defaults.scale_lr,
-                              **{f"weights.{name}": value for name, value in asdict(defaults.weights).items()}}
+                              **{f"loss_weights.{name}": value for name, value in asdict(defaults.loss_weights).items()}}
     for dest, field in FIELDS.items():
         value = getattr(args, dest, None)
         if value is not None and dest != "network":  # the network is the weights' (--network only chose them)

@@ -115,8 +115,8 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     _, targets_l = compute_targets(left, content, style, config)
     _, targets_r = compute_targets(right, content, style, config)
     x = xr + np.random.default_rng(seed).normal(0, NOISE, xr.shape).astype(np.float32)
-    left.use_targets(targets_l, config.weights)
-    right.use_targets(targets_r, config.weights)
+    left.use_targets(targets_l, config.loss_weights)
+    right.use_targets(targets_r, config.loss_weights)
     terms_l, grad_l = left.evaluate(x)
     terms_r, grad_r = right.evaluate(x)
     for name in ("content", "style", "tv", "total"):
@@ -125,7 +125,7 @@ def stage_rows(left: StyleBackend, right: StyleBackend, content: np.ndarray, sty
     for align in (False, True):
         moves = []
         for backend, targets in ((left, targets_l), (right, targets_r)):
-            backend.start(x, targets, config.weights, replace(config.adam, align_epsilon=align), config.schedule.lr)
+            backend.start(x, targets, config.loss_weights, replace(config.adam, align_epsilon=align), config.schedule.lr)
             backend.step()
             moves.append(backend.image() - x)
         add(f"one Adam step, {'aligned' if align else 'native'} epsilon (update of the image)", "adam", *moves)
@@ -141,8 +141,8 @@ def layout_rows(plain: StyleBackend, fast: StyleBackend, content: np.ndarray, st
     a, b = fast.extract_features(x0, [deepest])[0], plain.extract_features(x0, [deepest])[0]
     _, targets = compute_targets(plain, content, style, config)
     x = x0 + np.random.default_rng(seed).normal(0, NOISE, x0.shape).astype(np.float32)
-    fast.use_targets(targets, config.weights)
-    plain.use_targets(targets, config.weights)
+    fast.use_targets(targets, config.loss_weights)
+    plain.use_targets(targets, config.loss_weights)
     grad_fast = fast.evaluate(x)[1]
     grad_plain = plain.evaluate(x)[1]
     calls = {"a": "default (optimized)", "b": "NCHW, imperative"}
@@ -155,7 +155,7 @@ def stage_times(backend: StyleBackend, content: np.ndarray, style: Images, confi
     """Median seconds per stage over ``steps`` synchronised steps after one warm-up step."""
     content, style = prepare_inputs(content, style, config.size, config)
     init, targets = compute_targets(backend, content, style, config)
-    backend.start(init, targets, config.weights, config.adam, config.schedule.lr)
+    backend.start(init, targets, config.loss_weights, config.adam, config.schedule.lr)
     return time_steps(backend, steps, warmup=1)
 
 
