@@ -74,6 +74,7 @@ def tmp(tmp_path):
     (tmp_path / "bigger-bomb.png").write_bytes(bomb_png(100000, False))  # 10 Gpx: Pillow's own error
     (tmp_path / "folder").mkdir()
     (tmp_path / "out.png").write_bytes(b"earlier result")
+    (tmp_path / "out_step0002.png").write_bytes(png)  # a photo named as a snapshot of out.png would be
     # Each damaged file holds only the arrays before its fault: refused there, it stays a few kilobytes.
     first = random_weights(0, 0)  # features.0.weight and .bias only
     np.savez(tmp_path / "short.npz", **{"features.0.bias": first["features.0.bias"]})
@@ -111,6 +112,11 @@ BAD = {
     "style missing": (["--style", "{tmp}/none.png"], "image not found"),
     "second style not an image": (["--style", "{tmp}/style.png", "{tmp}/notes.txt"], "not an image"),
     "content an empty name": (["--content", ""], "--content is an empty file name"),
+    "content named as a snapshot": (["--content", "{tmp}/out_step0002.png", "--save-every", "2"],
+                                    "is the snapshot --save-every 2 writes at step 2"),
+    "checkpoint named as a snapshot": (["--checkpoint", "{tmp}/out_step0002.png", "--save-every", "1"],
+                                       "is the snapshot --save-every 1 writes at step 2"),
+    "content a name with a newline": (["--content", "{tmp}/two\nlines.png"], "image not found: {tmp}/two\\nlines.png"),
     "content a name too long": (["--content", "{tmp}/" + "c" * 300 + ".png"], "304 bytes long, more than the 255"),
     # weights
     "missing weights file": (["--weights", "{tmp}/nope.npz"], "no such file"),

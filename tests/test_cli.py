@@ -231,3 +231,16 @@ def test_the_fast_recipe_sets_defaults_that_explicit_options_override(files):
     assert [json.loads(line)["size_index"] for line in (tmp / "log.jsonl").read_text().splitlines()] == [1, 1, 2, 2]
     proc = in_process("--recipe", "fast", "--scales", 1, *common, cwd=tmp)
     assert proc.returncode == 0 and "32x48" not in proc.stderr and "bounded" in proc.stderr
+
+
+def test_a_second_default_run_numbers_its_picture_instead_of_replacing_the_first(files):
+    tmp, content, style = files
+    args = ("--content", content, "--style", style, "--size", 32, 48, "--steps", 1, "--weights", "random")
+    first = in_process(*args, cwd=tmp)
+    kept = (tmp / "stylized.png").read_bytes()
+    second = in_process(*args, "--seed", 3, cwd=tmp)
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert first.stdout.rstrip().endswith("wrote stylized.png") and second.stdout.rstrip().endswith("wrote stylized-2.png")
+    assert (tmp / "stylized.png").read_bytes() == kept and (tmp / "stylized-2.png").is_file()
+    explicit = in_process(*args, "--output", "stylized.png", cwd=tmp)  # a name given is the user's to replace
+    assert explicit.returncode == 0 and not (tmp / "stylized-3.png").exists()

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
+from common.errors import shown
 from common.records import Checkpoint, StepRecord
 from common.run import Run
 
@@ -39,7 +40,7 @@ class SideFiles:
             return True
         except OSError as exc:
             self.failed.add(kind)
-            print(f"{self.prog}: warning: cannot write the {kind} {path} ({exc.strerror or exc}); "
+            print(f"{self.prog}: warning: cannot write the {kind} {shown(path)} ({shown(exc.strerror or exc)}); "
                   f"the run goes on without it", file=sys.stderr)
             return False
 

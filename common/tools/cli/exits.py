@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Callable, Optional, Sequence
 
-from common.errors import UserError, one_line
+from common.errors import UserError, one_line, shown
 from common.run import Kind
 
 from .options import in_flags
@@ -35,12 +35,12 @@ def run_main(prog: str, parser: argparse.ArgumentParser, body: Callable[[argpars
         with Stop():  # SIGTERM ends the program as Ctrl-C does; run.py defers both while it trains
             return body(args)
     except UserError as exc:
-        print(f"{prog}: error: {in_flags(exc)}", file=sys.stderr)
+        print(f"{prog}: error: {shown(in_flags(exc))}", file=sys.stderr)  # a path may hold a newline
         return BAD_INPUT
     except KeyboardInterrupt:  # before any image was made (a run keeps its image once it has one)
         print(f"{prog}: interrupted before any image was made; nothing written", file=sys.stderr)
         return INTERRUPTED
     except MemoryError as exc:  # a backend says its framework's allocation failures as OutOfMemory
-        print(f"{prog}: error: out of memory ({one_line(exc)}); nothing written: try a smaller --size",
+        print(f"{prog}: error: out of memory ({shown(one_line(exc))}); nothing written: try a smaller --size",
               file=sys.stderr)
         return BAD_INPUT

@@ -11,6 +11,7 @@ from common.registry import backend_names
 
 from .exits import run_main
 from .options import OneLineParser, add_transfer_options, real, whole
+from .preflight import DEFAULT_OUTPUT, NUMBERED_OUTPUT
 from .recipes import RUN_RECIPES, with_recipe
 from .stylize import stylize
 
@@ -23,7 +24,8 @@ def build_parser() -> OneLineParser:
                    help="chapter: the d2l chapter's algorithm; fast: its picture quality in a fraction of the "
                         "time (coarse to fine, Adam kept inside [0, 1]); options given explicitly still win")
     p.add_argument("--backend", choices=backend_names(), default="torch", help="framework that runs the network")
-    p.add_argument("--output", default="stylized.png", help="where the result is written (.png, .jpg, ...)")
+    p.add_argument("--output", help="where the result is written (.png, .jpg, ...); replaced if it exists "
+                                    f"(default: {DEFAULT_OUTPUT}, or the first free {NUMBERED_OUTPUT})")
     add_transfer_options(p)
     p.add_argument("--align-adam-epsilon", action="store_true",
                    help="make MXNet's Adam place epsilon as PyTorch's does, so both give the same losses")

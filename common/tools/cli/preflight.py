@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Iterable, Optional
@@ -151,10 +152,47 @@ def check_distinct(args: argparse.Namespace) -> None:
                 raise UserError(f"{writer} {path} is the {flag} file: writing it would destroy what the run reads")
 
 
+# A second default run numbers its picture rather than replace the first: refusing would fail the
+# README's own command the second time it is typed; an --output given is the user's to replace.
+DEFAULT_OUTPUT, NUMBERED_OUTPUT = "stylized.png", "stylized-N.png"
+
+
+def default_output() -> str:
+    if not os.path.lexists(DEFAULT_OUTPUT):
+        return DEFAULT_OUTPUT
+    n = 2
+    while os.path.lexists(f"stylized-{n}.png"):
+        n += 1
+    return f"stylized-{n}.png"
+
+
+def check_snapshots(args: argparse.Namespace, total_steps: int) -> None:
+    """No file read or written is one of the snapshots --save-every writes beside --output."""
+    if not args.save_every:
+        return
+    from .command_run import snapshot_path  # the one place their names are made
+
+    output = Path(args.output)
+    pattern = re.compile(re.escape(output.stem) + r"_step(\d+)" + re.escape(output.suffix) + "$")
+    others = [("--content", args.content), *(("--style", s) for s in args.style or []),
+              ("--weights", None if args.weights in SOURCES else args.weights), ("--resume", getattr(args, "resume", None)),
+              ("--plot", args.plot), ("--log", args.log), ("--checkpoint", args.checkpoint)]
+    folder = _key(str(output.parent))
+    for flag, path in others:
+        if not path or _key(str(Path(path).parent)) != folder:
+            continue
+        match = pattern.match(Path(path).name)
+        if match and 1 <= (step := int(match.group(1))) <= total_steps and step % args.save_every == 0 \
+                and snapshot_path(output, step).name == Path(path).name:
+            raise UserError(f"{flag} {path} is the snapshot --save-every {args.save_every} writes at step {step}: "
+                            f"writing it would destroy it; give --output another name")
+
+
 def check_run(args: argparse.Namespace) -> tuple[TransferConfig, Weights]:
     """run.py's options, files and paths, and its configuration; raises UserError (one line) on
     the first problem. Returns the configuration and the weights as :func:`weights_described`
     gives them (a source's without arrays)."""
+    args.output = args.output or default_output()
     _check_names(args, ("content", "style", "output", "plot", "log", "checkpoint", "resume", "weights"))
     check_limits(args, RUN_LIMITS)
     check_spec(args.weights)
@@ -162,6 +200,7 @@ def check_run(args: argparse.Namespace) -> tuple[TransferConfig, Weights]:
     check_distinct(args)
     weights = weights_described(args)
     config = configure(args, weights, len(args.style) if args.style else 1)
+    check_snapshots(args, config.total_steps)
     # Snapshots go beside it, with its extension, which some formats cannot hold at this size.
     check_image_path(args.output, create=False, long_side=max(config.size))
     if args.plot:
