@@ -244,3 +244,11 @@ def test_a_second_default_run_numbers_its_picture_instead_of_replacing_the_first
     assert (tmp / "stylized.png").read_bytes() == kept and (tmp / "stylized-2.png").is_file()
     explicit = in_process(*args, "--output", "stylized.png", cwd=tmp)  # a name given is the user's to replace
     assert explicit.returncode == 0 and not (tmp / "stylized-3.png").exists()
+
+
+def test_an_unusable_home_keeps_matplotlib_s_advice_off_stderr(files):
+    tmp, content, style = files
+    proc = run_cli("--content", content, "--style", style, "--size", 32, 48, "--steps", 1, "--weights", "random",
+                   "--output", tmp / "out.png", "--plot", tmp / "plot.png", cwd=tmp, env={"HOME": "/dev/null"})
+    assert proc.returncode == 0 and (tmp / "plot.png").is_file(), proc.stderr
+    assert "matplotlib" not in proc.stderr.lower() and len(proc.stderr.splitlines()) == 1, proc.stderr

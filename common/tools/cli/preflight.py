@@ -91,6 +91,9 @@ def _check_name_lengths(flag: str, path: str) -> None:
 
 def check_plot_path(path: str) -> Path:
     """A file matplotlib can write (it writes .pdf and .svg, which Pillow cannot, and not .bmp)."""
+    from ..io.figures import config_dir
+
+    config_dir()  # before matplotlib's first import: its advice on an unusable HOME stays off stderr
     from matplotlib.backend_bases import FigureCanvasBase
 
     target = Path(path)
