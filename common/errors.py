@@ -61,3 +61,11 @@ def short_reason(exc: BaseException) -> str:
     if "timed out" in text.lower():
         return "the connection timed out"
     return one_line(exc if not getattr(exc, "reason", None) else Exception(text), 160)
+
+
+def shown(path: object) -> str:
+    """A path (or any name from outside) as a one-line message shows it: control and other
+    unprintable characters (a newline, an escape sequence, an undecodable byte's surrogate)
+    escaped as ``repr`` writes them, so a crafted name can neither split the line nor drive the
+    terminal; everything printable, spaces included, stays as it is."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in str(path))
