@@ -5,19 +5,25 @@ The format is a mapping of float32 arrays keyed by torchvision's names: ``featur
 frameworks store conv weights as (out, in, kh, kw), so a backend copies the arrays as they are.
 The mapping also says which network the arrays are (VGG-16 or VGG-19) and the input convention
 they were trained with. Here: seeded random weights, and the check every set of weights passes
-before a backend gets it. Where weights come from — files, model zoos, the cache — is
-``common/tools/io/weights.py``.
+before a backend gets it, first on what a file declares (each array's shape and dtype, from its
+headers, before any array is read), then on the arrays. Where weights come from — files, model
+zoos, the cache — is ``common/tools/io/weights.py``.
 """
 from __future__ import annotations
 
+import math
 import re
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence, TypeVar
 
 import numpy as np
 
 from .conventions import TORCHVISION, InputConvention
-from .errors import WeightsError
-from .layers import NETWORKS, VGG19, Network, by_conv_count
+from .errors import WeightsError, shown
+from .layers import NETWORKS, VGG16, VGG19, Network, by_conv_count
+
+# What a file says of an array before it is read: its shape and dtype.
+Header = tuple[tuple[int, ...], np.dtype]
+T = TypeVar("T")
 
 
 class Weights(dict):
@@ -48,21 +54,51 @@ def random_weights(seed: int = 0, last_layer: Optional[int] = None, network: Net
     return weights
 
 
+def header_of(array: np.ndarray) -> Header:
+    return tuple(int(n) for n in np.shape(array)), np.asarray(array).dtype
+
+
+def nbytes(header: Header) -> int:
+    shape, dtype = header
+    return math.prod(shape) * dtype.itemsize
+
+
+def check_header(key: str, header: Optional[Header], network: Network, origin: str) -> None:
+    """One array ``network`` needs, by what is declared of it (None: nothing, it is missing)."""
+    if header is None:
+        raise WeightsError(f"{origin} has no {key}: it is not a {network.title} features state dict")
+    found, dtype = header
+    shape = network.parameter_shapes()[key]
+    if tuple(found) != shape:
+        raise WeightsError(f"{origin}: {key} has shape {tuple(found)}, {network.title} needs {shape}")
+    # Real numbers only: strings would crash isfinite, and complex numbers or dates would be cast silently.
+    if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
+        raise WeightsError(f"{origin}: {key} holds {dtype} values, not real numbers")
+
+
+def check_declared(declared: Mapping[str, Header], network: Network, origin: str,
+                   last_layer: Optional[int] = None) -> list[str]:
+    """The arrays ``network`` needs (up to ``last_layer``), in order, as far as the first one
+    missing, each checked by its declared shape and dtype: from a file's headers, so that a file
+    that declares gigabytes is refused unread. The one missing is refused by ``check_weights``,
+    after the arrays before it (a NaN among them is said first, as the file's first fault)."""
+    keys = []
+    for key in network.parameter_shapes(last_layer):
+        if key not in declared:
+            break
+        check_header(key, declared[key], network, origin)
+        keys.append(key)
+    return keys
+
+
 def check_weights(weights: Mapping[str, np.ndarray], network: Network, convention: InputConvention, origin: str,
                   last_layer: Optional[int] = None) -> Weights:
     """The arrays ``network`` needs (up to ``last_layer``), as float32, after checking every shape."""
     checked = Weights(network=network, convention=convention)
-    for key, shape in network.parameter_shapes(last_layer).items():
-        if key not in weights:
-            raise WeightsError(f"{origin} has no {key}: it is not a {network.title} features state dict")
-        array = np.asarray(weights[key])
-        if tuple(array.shape) != shape:
-            raise WeightsError(f"{origin}: {key} has shape {tuple(array.shape)}, {network.title} needs {shape}")
-        # Real numbers only: strings would crash isfinite, and complex numbers or dates would be cast silently.
-        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-            raise WeightsError(f"{origin}: {key} holds {array.dtype} values, not real numbers")
+    for key in network.parameter_shapes(last_layer):
+        check_header(key, header_of(weights[key]) if key in weights else None, network, origin)
         with np.errstate(over="ignore"):  # a float64 beyond float32's range becomes inf: refused just below
-            array = np.ascontiguousarray(array, dtype=np.float32)
+            array = np.ascontiguousarray(weights[key], dtype=np.float32)
         if not np.all(np.isfinite(array)):
             raise WeightsError(f"{origin}: {key} holds NaN or infinite values (in float32)")
         checked[key] = array
@@ -90,19 +126,68 @@ def network_of(arrays: Mapping[str, np.ndarray], preferred: Optional[Network] = 
     return preferred if preferred in fits else (VGG19 if VGG19 in fits else fits[0])
 
 
+def network_held(arrays: Mapping[str, object], asked: Optional[Network], origin: str) -> Network:
+    """The network a neutral mapping (arrays, or only their headers) holds, whole or cut, and
+    ``asked`` when given; refused in one line naming the first convolution missing."""
+    found = network_of(arrays, asked)
+    if found is None:  # name the first convolution the closest network lacks
+        held = conv_indices(arrays)
+        gaps = [(next(i for i in net.convs if i not in held), net) for net in (asked or VGG19, VGG16)
+                if any(i not in held for i in net.convs)]
+        index, net = max(gaps, key=lambda gap: gap[0]) if gaps else (0, VGG19)
+        raise WeightsError(f"{origin} has no features.{index}.weight: it is not {net.title}'s features (nor any "
+                           f"other VGG's), whole or cut after a layer")
+    if asked is not None and found is not asked:
+        raise WeightsError(f"{origin} holds {found.title} ({len(conv_indices(arrays))} convolutions), not the "
+                           f"{asked.title} --network asks for: leave --network out, or pass a {asked.title} file")
+    return found
+
+
 def deepest(weights: Mapping[str, np.ndarray]) -> int:
     """The last feature index whose convolution the weights hold (-1 for none)."""
     return max(conv_indices(weights), default=-1)
 
 
-def keyed(convs: Sequence[tuple[np.ndarray, np.ndarray]], origin: str) -> dict[str, np.ndarray]:
-    """Convolutions listed in network order, (kernel (out, in, 3, 3), bias) each, keyed at their
-    network's feature indices: how formats that name layers their own way become neutral."""
+def keyed(convs: Sequence[tuple[T, T]], origin: str) -> dict[str, T]:
+    """Convolutions listed in network order, (kernel (out, in, 3, 3), bias) each — arrays, or
+    their headers — keyed at their network's feature indices: how formats that name layers their
+    own way become neutral."""
     network = by_conv_count(len(convs))
     if network is None:
         raise WeightsError(f"{origin} holds {len(convs)} 3x3 convolutions; VGG-16 has 13 and VGG-19 16")
     return {f"features.{index}.{kind}": array for index, (kernel, bias) in zip(network.convs, convs)
             for kind, array in (("weight", kernel), ("bias", bias))}
+
+
+def named_convs(shapes: Mapping[str, Sequence[int]], origin: str) -> list[tuple[str, str]]:
+    """The 3x3 convolutions of a file whose arrays are named by layer (Gluon's ``features.0.weight``
+    or ``vgg0_conv0_weight``), in name order: (kernel name, bias name) pairs, each kernel with the
+    bias of the same name. Other arrays (dense layers) are left out."""
+    kernels = sorted((key for key, shape in shapes.items() if len(shape) == 4 and tuple(shape[2:]) == (3, 3)),
+                     key=natural_order)
+    pairs = []
+    for key in kernels:
+        bias = key[: -len("weight")] + "bias" if key.endswith("weight") else None
+        if bias not in shapes:
+            raise WeightsError(f"{origin}: the convolution {shown(key)} has no bias beside it")
+        pairs.append((key, bias))
+    return pairs
+
+
+def features_key(key: str) -> Optional[str]:
+    """The neutral name of a ``state_dict`` key: ``features.N.*`` of a whole VGG (saved from
+    DataParallel too: ``module.``), or ``N.*`` of ``vgg19().features`` saved alone; None for the
+    rest (the classifier)."""
+    key = key.removeprefix("module.")
+    if key.split(".")[0].isdigit():
+        key = f"features.{key}"
+    return key if key.startswith("features.") else None
+
+
+def state_dict_of(saved: Mapping[str, T]) -> Mapping[str, T]:
+    """The state dict a ``torch.save`` file holds: itself, or a training checkpoint's ``state_dict``."""
+    inner = saved.get("state_dict", saved)
+    return inner if isinstance(inner, Mapping) else saved
 
 
 def natural_order(name: str) -> list:

@@ -25,9 +25,9 @@ import numpy as onp
 from mxnet import gluon, np, npx
 from mxnet.gluon.model_zoo import vision
 
-from common.errors import WeightsError, short_reason
+from common.errors import WeightsError, short_reason, shown
 from common.interface import GpuStatus, StyleBackend
-from common.weights import keyed, natural_order
+from common.weights import keyed, named_convs
 
 
 # -- the device ------------------------------------------------------------------------
@@ -162,19 +162,13 @@ def _load(path: Path) -> dict:
 def read_weights_file(path: Path) -> dict[str, onp.ndarray]:
     """A Gluon ``.params`` file (``save_parameters``: keys ``features.0.weight``, ...; or older
     prefixed names such as ``vgg0_conv0_weight``): its 3x3 convolutions in name order, each with
-    the bias of the same name, as neutral arrays. Dense layers (whole models) are left out."""
+    the bias of the same name, as neutral arrays. Dense layers (whole models) are left out. (The
+    tooling has checked what the file declares, without MXNet, before it calls this.)"""
     loaded = _load(path)
     if not isinstance(loaded, dict):
-        raise WeightsError(f"{path} holds a list of arrays without names, not a Gluon model's parameters")
-    kernels = sorted((k for k, v in loaded.items() if v.ndim == 4 and tuple(v.shape[2:]) == (3, 3)),
-                     key=natural_order)
-    convs = []
-    for key in kernels:
-        bias = key[: -len("weight")] + "bias" if key.endswith("weight") else None
-        if bias not in loaded:
-            raise WeightsError(f"{path}: the convolution {key} has no bias beside it")
-        convs.append((loaded[key].asnumpy(), loaded[bias].asnumpy()))
-    return keyed(convs, str(path))
+        raise WeightsError(f"{shown(path)} holds a list of arrays without names, not a Gluon model's parameters")
+    pairs = named_convs({key: tuple(value.shape) for key, value in loaded.items()}, shown(path))
+    return keyed([(loaded[kernel].asnumpy(), loaded[bias].asnumpy()) for kernel, bias in pairs], shown(path))
 
 
 # -- the chapter's MXNet tab --------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import sys
 import warnings
 from pathlib import Path
@@ -17,8 +18,9 @@ import torch
 import torchvision
 from PIL import Image
 
-from common.errors import WeightsError, short_reason
+from common.errors import WeightsError, short_reason, shown
 from common.interface import GpuStatus, StyleBackend
+from common.weights import features_key, state_dict_of
 
 
 # -- the device ------------------------------------------------------------------------
@@ -95,11 +97,9 @@ def _features_only(state: dict) -> dict[str, np.ndarray]:
     alone (keys ``N.weight``, ``N.bias``)."""
     out = {}
     for key, value in state.items():
-        key = key.removeprefix("module.")  # saved from DataParallel
-        if key.split(".")[0].isdigit():
-            key = f"features.{key}"
-        if key.startswith("features.") and isinstance(value, torch.Tensor):
-            out[key] = value.detach().to(torch.float32).cpu().numpy()
+        neutral = features_key(key) if isinstance(key, str) else None
+        if neutral is not None and isinstance(value, torch.Tensor):
+            out[neutral] = value.detach().to(torch.float32).cpu().numpy()
     return out
 
 
@@ -123,13 +123,19 @@ def fetch_pretrained(source: str, folder: Path, network: str) -> dict[str, np.nd
 
 def read_weights_file(path: Path) -> dict[str, np.ndarray]:
     """A ``state_dict`` saved by torch.save (``.pth``, ``.pt``), loaded without running any pickled
-    code: VGG-16's or VGG-19's convolutions as neutral arrays."""
-    with warnings.catch_warnings():  # a refusal below says it in one line; torch's own warning would add two
-        warnings.simplefilter("ignore")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    code: VGG-16's or VGG-19's convolutions as neutral arrays. (The tooling has checked what the
+    file declares, without torch, before it calls this.)"""
+    try:
+        with warnings.catch_warnings():  # a refusal below says it in one line; torch's own warning would add two
+            warnings.simplefilter("ignore")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's message advises weights_only=False, which would run whatever the file holds: not repeated.
+        raise WeightsError(f"cannot read weights file {shown(path)}: it holds Python objects beyond tensors, and "
+                           f"such a file is not loaded: save only the state_dict of tensors") from None
     if not isinstance(state, dict):
-        raise WeightsError(f"{path} holds a {type(state).__name__}, not a state_dict")
-    return _features_only(state.get("state_dict", state))
+        raise WeightsError(f"{shown(path)} holds a {type(state).__name__}, not a state_dict")
+    return _features_only(state_dict_of(state))
 
 
 # -- the chapter's PyTorch tab ------------------------------------------------------------
