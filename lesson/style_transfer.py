@@ -24,7 +24,7 @@
 # Every number here is computed when the notebook runs. `python lesson/run.py` runs it (small and
 # quick by default; `--size 200x300 --steps 100` for the prettier pictures) and writes the executed
 # notebook. `pytest` runs it at a small size as part of the test suite. Each trap below calls the
-# same function in `lesson/traps.py` that `tests/test_framework_traps.py` asserts on.
+# same function in `lesson/traps.py` that `tests/backends/test_framework_traps.py` asserts on.
 #
 # The photo and the painting are the chapter's (`rainier.jpg`, `autumn-oak.jpg`, d2l-ai/d2l-en,
 # CC BY-SA 4.0); the pictures made from them here are derived works under the same licence, credit:
@@ -148,7 +148,7 @@ assert all(relative(a.asnumpy(), b.numpy()) < 1e-4 for a, b in zip(ys_mx, ys_pt)
 
 # %% [markdown]
 # The two frameworks agree to float32 rounding at every layer; the project's backends, which run the
-# same convolutions in NCHW, agree bit for bit (`tests/test_parity.py`).
+# same convolutions in NCHW, agree bit for bit (`tests/backends/test_parity.py`).
 #
 # ## 4. The Gram matrix
 #

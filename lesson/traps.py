@@ -1,6 +1,6 @@
 """The differences between MXNet and PyTorch that a port of neural style transfer runs into, each
 a function that makes the trap happen and returns what it measured. The lesson shows the numbers;
-tests/test_framework_traps.py asserts them: one code path for both. MXNet is spoken in the
+tests/backends/test_framework_traps.py asserts them: one code path for both. MXNet is spoken in the
 chapter's NumPy dialect (``mxnet.np``, ``npx``); each function imports only the frameworks it
 compares."""
 from __future__ import annotations

@@ -2,9 +2,15 @@
 usable device), with seeded random weights and small synthetic images."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
+import importlib.util
+import io
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +18,7 @@ import pytest
 from common.registry import available, backend_names, framework_tools, load_backend
 from common.weights import random_weights
 
+ROOT = Path(__file__).resolve().parents[1]
 LAST_LAYER = 29  # relu5_1: the deepest default layer
 SIZE = (40, 56)  # small, non-square: a height/width mix-up shows
 
@@ -110,3 +117,38 @@ def synthetic_image(seed: int, size=SIZE, noise: float = 0.1) -> np.ndarray:
 @pytest.fixture
 def images():
     return synthetic_image(1), synthetic_image(2)
+
+
+# -- the one runner of the scripts ---------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def script(name: str):
+    """scripts/<name>.py as a module (its ``main`` and ``build_parser``), loaded once."""
+    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def in_process(name: str, *args, cwd=None) -> subprocess.CompletedProcess:
+    """scripts/<name>.py's main in this process (its frameworks already loaded: seconds faster than
+    a new one), in ``cwd``, with what it prints captured as a child's would be."""
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    os.chdir(cwd or here)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                status = script(name).main([str(a) for a in args])
+            except SystemExit as exc:  # argparse's own refusals and --help
+                status = exc.code
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
+def as_child(name: str, *args, cwd, env=None, timeout: float = 300) -> subprocess.CompletedProcess:
+    """scripts/<name>.py in a process of its own (for what one process cannot show: signals,
+    imports, the environment), its cache in ``cwd`` unless ``env`` says otherwise."""
+    environment = dict(os.environ, **(env or {}))
+    environment.setdefault("STYLE_TRANSFER_CACHE", str(Path(cwd) / "cache"))
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / f"{name}.py"), *map(str, args)], cwd=cwd,
+                          env=environment, capture_output=True, text=True, timeout=timeout)

@@ -16,9 +16,9 @@ from PIL import Image
 from common.tools.compare import measure
 from common.tools.compare.tabs import TAB_DIFFERENCES
 
-from .conftest import require, synthetic_image
+from ..conftest import require, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,9 @@ from common.registry import load_backend
 from common.tools.io.files import exclusive
 from common.tools.cli import exits
 
-from .conftest import synthetic_image
+from ..conftest import script, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "scripts" / "run.py"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -37,21 +36,13 @@ def files(tmp_path):
     return tmp_path, content, style
 
 
-def command(backend, content, style, *args):
-    return [sys.executable, str(RUN), "--backend", backend, "--content", str(content), "--style", str(style),
-            "--weights", "random", "--device", "cpu", *map(str, args)]
-
-
 def run(*cmd, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=300, **kwargs)
 
 
 def main(capsys, backend, content, style, *args) -> tuple[int, str, str]:
     """run.py in this process (the frameworks are loaded already): status, stdout, stderr."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import run as run_script
-
-    status = run_script.main(["--backend", backend, "--content", str(content), "--style", str(style),
+    status = script("run").main(["--backend", backend, "--content", str(content), "--style", str(style),
                               "--weights", "random", "--device", "cpu", *map(str, args)])
     captured = capsys.readouterr()
     return status, captured.out, captured.err
@@ -168,8 +159,7 @@ def test_a_snapshot_that_cannot_be_written_warns_once_and_the_run_goes_on(files,
 
 
 def test_a_result_that_cannot_be_written_is_one_line_and_the_checkpoint_survives(files, monkeypatch, capsys):
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import run as run_script
+    run_script = script("run")
     from common.tools.cli import stylize
 
     def disk_full(image, path):
@@ -191,8 +181,7 @@ def test_a_signal_after_the_last_step_keeps_the_finished_picture(files, monkeypa
     """After the loop come the picture's loss (a whole step's time at a large size) and the colour
     finish: a SIGTERM there (or two: the second stops at once) still writes the picture, exit 130.
     It used to end in "interrupted before any image was made; nothing written"."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import run as run_script
+    run_script = script("run")
     import common.colors
     from common.tools.cli import stylize
 

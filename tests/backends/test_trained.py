@@ -16,8 +16,8 @@ from common.registry import load_backend
 from common.targets import compute_targets
 from common.transfer import transfer
 
-from . import reference as ref
-from .conftest import require, synthetic_image
+from .. import reference as ref
+from ..conftest import require, synthetic_image
 
 VARIABLE = "STYLE_TRANSFER_TEST_WEIGHTS"
 SIZE = (32, 48)

@@ -15,10 +15,10 @@ from common.registry import framework_tools, load_backend
 from common.targets import compute_targets
 from common.transfer import transfer
 
-from . import probes
-from .conftest import LAST_LAYER, SIZE, cpu_backend, require, synthetic_image, weights
+from .. import probes
+from ..conftest import LAST_LAYER, SIZE, cpu_backend, require, synthetic_image, weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _make(name: str, execution: Execution):

@@ -19,7 +19,7 @@ from common.registry import load_backend
 from common.tools.cli import memory
 from common.tools.cli.memory import TABLE, check_memory, check_run, estimate_gib, largest_fitting
 
-from .conftest import require, weights
+from ..conftest import require, weights
 
 ROWS = sorted(TABLE)  # (backend, optimizer, precision)
 OPTIONS = [dict(zip(("optimizer", "precision"), row[1:])) for row in ROWS]

@@ -11,8 +11,8 @@ from common.layers import VGG16, VGG19
 from common.tools.io.weights import load_weights, save_npz
 from common.weights import check_weights, random_weights
 
-from . import weight_files
-from .conftest import require
+from .. import weight_files
+from ..conftest import require
 
 
 @pytest.fixture(autouse=True)
@@ -138,7 +138,7 @@ def test_check_weights_keeps_only_what_the_cut_needs():
 def test_a_features_only_pth_is_read_as_features(tmp_path):
     """``torch.save(vgg19().features.state_dict())`` keys its arrays ``0.weight``, ``0.bias``, ...:
     the same arrays as ``features.0.weight``, so they are accepted."""
-    from .conftest import require
+    from ..conftest import require
 
     require("torch")
     import torch

@@ -19,8 +19,8 @@ from common.records import Checkpoint
 from common.run import Run
 from common.transfer import transfer
 
-from .conftest import cpu_backend, synthetic_image
-from .core.test_transfer import Recording, losses
+from ..conftest import cpu_backend, synthetic_image
+from ..core.test_transfer import Recording, losses
 
 SIZE = (40, 56)
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from lesson import run
 
-from .conftest import require, require_module, synthetic_image
+from ..conftest import require, require_module, synthetic_image
 
 
 def _cells(notebook) -> list[tuple[str, str]]:

@@ -9,7 +9,7 @@ from PIL import Image
 from common.tools.gallery.main import VARIANTS, main
 from common.weights import random_weights
 
-from .conftest import require, synthetic_image
+from ..conftest import require, synthetic_image
 
 
 def test_the_pictures_script_makes_every_variant_in_both_backends(tmp_path, capsys):

@@ -13,9 +13,9 @@ from common.layers import VGG19
 from common.registry import available, framework_tools, load_backend
 from common.targets import compute_targets
 
-from . import reference as ref
-from . import probes
-from .conftest import SIZE, cpu_backend, weights
+from .. import reference as ref
+from .. import probes
+from ..conftest import SIZE, cpu_backend, weights
 
 LAYERS = sorted(set(VGG19.default_content_layers) | set(VGG19.default_style_layers))
 TOL = 1e-4  # float32 backends against a float64 reference, relative to each array's scale

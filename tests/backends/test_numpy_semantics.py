@@ -13,9 +13,9 @@ import numpy as np
 from common.config import LossWeights, TransferConfig
 from common.targets import compute_targets
 
-from .conftest import SIZE, cpu_backend, require, synthetic_image
+from ..conftest import SIZE, cpu_backend, require, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_mxnet_backend_gives_the_same_numbers_from_a_thread_that_never_set_np():

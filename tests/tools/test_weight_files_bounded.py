@@ -23,11 +23,11 @@ from common.tools.io import weights as weight_io
 from common.tools.io.weights import load_weights
 from common.weights import random_weights
 
-from . import weight_files
-from .conftest import require
-from .weight_files import HUGE
+from .. import weight_files
+from ..conftest import require
+from ..weight_files import HUGE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # A refusal reads headers only: a few MiB at most. The files declare 1,428 MiB (the old readers
 # allocated 1.4 to 3.9 GiB for them); any bound between is a fair test of "nothing was read".
 GROWTH_LIMIT = 256 * 2**20

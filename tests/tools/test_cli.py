@@ -1,12 +1,8 @@
 """scripts/run.py end to end, for each backend, and every kind of bad input."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,33 +11,9 @@ from PIL import Image
 
 from common.tools.cli.exits import DIVERGED
 
-from .conftest import require, synthetic_image
+from ..conftest import as_child, in_process, require, script, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
-RUN = ROOT / "scripts" / "run.py"
-
-
-def run_cli(*args, cwd, env=None) -> subprocess.CompletedProcess:
-    environment = dict(os.environ, **(env or {}))
-    environment.setdefault("STYLE_TRANSFER_CACHE", str(Path(cwd) / "cache"))
-    return subprocess.run([sys.executable, str(RUN), *map(str, args)], cwd=cwd, env=environment,
-                          capture_output=True, text=True, timeout=300)
-
-
-def in_process(*args, cwd) -> subprocess.CompletedProcess:
-    """run.py's main in this process (its frameworks already loaded: seconds faster than a new
-    one), with what it prints captured, as run_cli gives it."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import run as run_script
-
-    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
-    os.chdir(cwd)
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            status = run_script.main([str(a) for a in args])
-    finally:
-        os.chdir(here)
-    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -55,7 +27,7 @@ def files(tmp_path):
 def test_end_to_end(files, backend_name):
     tmp, content, style = files
     out = tmp / "result" / "out.png"
-    proc = run_cli("--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
+    proc = as_child("run", "--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
                    "--steps", 4, "--weights", "random", "--device", "cpu", "--log", tmp / "log.jsonl",
                    "--plot", tmp / "curves.png", "--save-every", 2, "--output", out, cwd=tmp)
     assert proc.returncode == 0, proc.stderr
@@ -78,7 +50,7 @@ def test_end_to_end(files, backend_name):
 
 def test_divergence_saves_the_last_good_image_and_exits_3(files, backend_name):
     tmp, content, style = files
-    proc = in_process("--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
+    proc = in_process("run", "--backend", backend_name, "--content", content, "--style", style, "--size", 32, 48,
                    "--steps", 5, "--weights", "random", "--lr", "1e30", "--device", "cpu",
                    "--output", tmp / "out.png", cwd=tmp)
     assert proc.returncode == DIVERGED == 3, proc.stderr  # not 1, which a bug's traceback gives
@@ -92,7 +64,7 @@ def test_divergence_saves_the_last_good_image_and_exits_3(files, backend_name):
 def test_missing_default_images_offline_say_what_to_pass(files):
     tmp, content, style = files
     closed = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "no_proxy": ""}
-    proc = run_cli("--style", style, "--weights", "random", "--size", 32, 32, cwd=tmp, env=closed)
+    proc = as_child("run", "--style", style, "--weights", "random", "--size", 32, 32, cwd=tmp, env=closed)
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and "pass --content FILE" in proc.stderr
 
@@ -102,7 +74,7 @@ def test_a_framework_that_fails_to_import_is_one_line(files, tmp_path):
     fake = tmp_path / "fake"
     (fake / "mxnet").mkdir(parents=True)
     (fake / "mxnet" / "__init__.py").write_text("raise AttributeError(\"module 'numpy' has no attribute 'bool'\")\n")
-    proc = run_cli("--backend", "mxnet", "--content", content, "--style", style, "--weights", "random",
+    proc = as_child("run", "--backend", "mxnet", "--content", content, "--style", style, "--weights", "random",
                    "--size", 32, 32, cwd=tmp, env={"PYTHONPATH": f"{fake}{os.pathsep}{ROOT}"})
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "fails to import" in proc.stderr and "pip install" in proc.stderr
@@ -112,34 +84,29 @@ def test_help_runs_and_every_option_is_documented(tmp_path):
     """``--help`` works from the script, and every option of every script (bench.py's commands
     too) has its row in docs/options.md: an option added to a parser without its documentation
     fails here."""
-    proc = run_cli("--help", cwd=tmp_path)
+    proc = as_child("run", "--help", cwd=tmp_path)
     assert proc.returncode == 0 and "--seed" in proc.stdout
     page = (ROOT / "docs" / "options.md").read_text(encoding="utf-8")
-    for script in ("run", "batch", "compare", "bench"):
-        flags = {flag for parser in _parsers(_parser(script)) for action in parser._actions
+    for name in ("run", "batch", "compare", "bench"):
+        flags = {flag for parser in _parsers(_parser(name)) for action in parser._actions
                  for flag in action.option_strings if flag.startswith("--") and flag != "--help"}
-        assert len(flags) > 3, script
-        assert not {flag for flag in flags if f"`{flag}" not in page}, (script, sorted(f for f in flags
+        assert len(flags) > 3, name
+        assert not {flag for flag in flags if f"`{flag}" not in page}, (name, sorted(f for f in flags
                                                                                  if f"`{f}" not in page))
 
 
 def test_torch_bf16_end_to_end(files):
     require("torch")
     tmp, content, style = files
-    proc = in_process("--backend", "torch", "--precision", "bf16", "--content", content, "--style", style,
+    proc = in_process("run", "--backend", "torch", "--precision", "bf16", "--content", content, "--style", style,
                    "--weights", "random", "--size", 32, 48, "--steps", 2, "--device", "cpu",
                    "--output", tmp / "o.png", cwd=tmp)
     assert proc.returncode == 0, proc.stderr
     assert "(bf16, " in proc.stderr and Image.open(tmp / "o.png").size == (48, 32)
 
 
-def _parser(script: str):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"_script_{script}", ROOT / "scripts" / f"{script}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_parser()
+def _parser(name: str):
+    return script(name).build_parser()
 
 
 def _parsers(parser):
@@ -208,7 +175,7 @@ def test_picture_options_end_to_end(files, backend_name):
     tmp, content, style = files
     second = tmp / "second.png"
     Image.fromarray((synthetic_image(3, (40, 90)) * 255).astype(np.uint8)).save(second)
-    proc = in_process("--backend", backend_name, "--content", content, "--style", style, second, "--style-blend", 2, 1,
+    proc = in_process("run", "--backend", backend_name, "--content", content, "--style", style, second, "--style-blend", 2, 1,
                    "--size", 96, "--scales", 2, "--scale-steps", 3, "--steps", 2, "--optimizer", "lbfgs",
                    "--init", "noise", "--preserve-colors", "luminance", "--weights", "random", "--device", "cpu",
                    "--log", tmp / "log.jsonl", "--plot", tmp / "plot.png", "--output", tmp / "o.png", cwd=tmp)
@@ -225,30 +192,30 @@ def test_the_fast_recipe_sets_defaults_that_explicit_options_override(files):
     tmp, content, style = files
     common = ["--content", content, "--style", style, "--weights", "random", "--device", "cpu", "--size", 64, 96,
               "--steps", 2, "--scale-steps", 2, "--output", tmp / "o.png", "--log", tmp / "log.jsonl"]
-    proc = in_process("--recipe", "fast", *common, cwd=tmp)
+    proc = in_process("run", "--recipe", "fast", *common, cwd=tmp)
     assert proc.returncode == 0, proc.stderr
     assert "32x48 -> 64x96" in proc.stderr and "bounded" in proc.stderr
     assert [json.loads(line)["size_index"] for line in (tmp / "log.jsonl").read_text().splitlines()] == [1, 1, 2, 2]
-    proc = in_process("--recipe", "fast", "--scales", 1, *common, cwd=tmp)
+    proc = in_process("run", "--recipe", "fast", "--scales", 1, *common, cwd=tmp)
     assert proc.returncode == 0 and "32x48" not in proc.stderr and "bounded" in proc.stderr
 
 
 def test_a_second_default_run_numbers_its_picture_instead_of_replacing_the_first(files):
     tmp, content, style = files
     args = ("--content", content, "--style", style, "--size", 32, 48, "--steps", 1, "--weights", "random")
-    first = in_process(*args, cwd=tmp)
+    first = in_process("run", *args, cwd=tmp)
     kept = (tmp / "stylized.png").read_bytes()
-    second = in_process(*args, "--seed", 3, cwd=tmp)
+    second = in_process("run", *args, "--seed", 3, cwd=tmp)
     assert first.returncode == second.returncode == 0, second.stderr
     assert first.stdout.rstrip().endswith("wrote stylized.png") and second.stdout.rstrip().endswith("wrote stylized-2.png")
     assert (tmp / "stylized.png").read_bytes() == kept and (tmp / "stylized-2.png").is_file()
-    explicit = in_process(*args, "--output", "stylized.png", cwd=tmp)  # a name given is the user's to replace
+    explicit = in_process("run", *args, "--output", "stylized.png", cwd=tmp)  # a name given is the user's to replace
     assert explicit.returncode == 0 and not (tmp / "stylized-3.png").exists()
 
 
 def test_an_unusable_home_keeps_matplotlib_s_advice_off_stderr(files):
     tmp, content, style = files
-    proc = run_cli("--content", content, "--style", style, "--size", 32, 48, "--steps", 1, "--weights", "random",
+    proc = as_child("run", "--content", content, "--style", style, "--size", 32, 48, "--steps", 1, "--weights", "random",
                    "--output", tmp / "out.png", "--plot", tmp / "plot.png", cwd=tmp, env={"HOME": "/dev/null"})
     assert proc.returncode == 0 and (tmp / "plot.png").is_file(), proc.stderr
     assert "matplotlib" not in proc.stderr.lower() and len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -17,9 +17,9 @@ import pytest
 import common
 import common.tools
 
-from .conftest import require
+from ..conftest import require
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = sorted(f"common.{m.name}" for m in pkgutil.iter_modules(common.__path__) if not m.ispkg)
 TOOLS = sorted(m.name for m in pkgutil.walk_packages(common.tools.__path__, "common.tools.") if not m.ispkg)
 BACKENDS = sorted(m.name for m in pkgutil.walk_packages([str(ROOT / "backends")], "backends.") if not m.ispkg)

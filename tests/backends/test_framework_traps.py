@@ -8,8 +8,8 @@ import pytest
 
 from lesson import traps
 
-from . import reference as ref
-from .conftest import require
+from .. import reference as ref
+from ..conftest import require
 
 
 def test_mxnet_adam_is_the_uncorrected_form_and_aligned_equals_the_corrected_one():
@@ -156,7 +156,7 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     from common.targets import compute_targets
     from common.transfer import transfer
 
-    from .conftest import synthetic_image, weights
+    from ..conftest import synthetic_image, weights
 
     size = (64, 96)
     backend = load_backend("torch")(weights(), last_layer=29, device="cpu")
@@ -166,7 +166,7 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     scipy_totals = [r.total for r in scipy_run.records]
     init, targets = compute_targets(backend, *images, config)
     backend.use_targets(targets, config.loss_weights)
-    from . import probes
+    from .. import probes
     runs = {"no line search": probes.torch_lbfgs(backend, init, 30),
             "strong Wolfe": probes.torch_lbfgs(backend, init, 30, line_search_fn="strong_wolfe")}
     # its iterates are unbounded: judge each by the picture as saved, clipped to [0, 1]

@@ -11,9 +11,9 @@ import pytest
 
 from backends.threads import available_cores
 
-from .conftest import require
+from ..conftest import require
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Build the backend (where its settings are made), then ask the framework, not this project:
 # torch.get_num_threads(); MXNet has no getter, so the OpenMP runtime it loaded is asked directly.
@@ -70,6 +70,6 @@ def test_a_run_reports_the_framework_s_own_count(backend_name, tmp_path):
     require(backend_name)
     from common.registry import framework_tools
 
-    from .conftest import cpu_backend
+    from ..conftest import cpu_backend
 
     assert framework_tools(backend_name).environment(cpu_backend(backend_name))["threads"] == str(available_cores())

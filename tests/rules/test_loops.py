@@ -18,9 +18,9 @@ from common.registry import load_backend
 from common.transfer import transfer
 from common.weights import random_weights
 
-from .conftest import require, synthetic_image
+from ..conftest import require, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SIZE = (40, 56)
 # What a line may differ by: the two frameworks' names for things, and nothing else.
 FRAMEWORK = re.compile(r"\b(np|npx|mxnet|gluon|vision|autograd|torch|torchvision|trainer|optimizer|scheduler|state)\b"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import io
 import pickle
 import re
@@ -22,19 +21,12 @@ from common.errors import UserError
 from common.tools.cli import preflight
 from common.weights import random_weights
 
-from .conftest import gpu_usable, require, synthetic_image
+from ..conftest import gpu_usable, require, script, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(f"script_{name}", ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+ROOT = Path(__file__).resolve().parents[2]
 
 
-RUN, COMPARE, BENCH = _script("run"), _script("compare"), _script("bench")
+RUN, COMPARE, BENCH = script("run"), script("compare"), script("bench")
 
 
 class Evil:
@@ -468,7 +460,7 @@ def test_every_script_refuses_a_mistake_in_the_same_words(tmp, argv, capsys, mon
     monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
     common = {"--content": tmp / "content.png", "--style": tmp / "style.png", "--weights": "random",
               "--size": ["32", "32"], "--device": "cpu"}
-    batch = _script("batch")
+    batch = script("batch")
     said = {}
     for name, module, own in (("run.py", RUN, {"--output": tmp / "o.png"}),
                               ("compare.py", COMPARE, {"--report": tmp / "report"}),

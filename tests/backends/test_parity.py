@@ -9,9 +9,9 @@ from common.registry import load_backend
 from common.targets import compute_targets
 from common.transfer import transfer
 
-from . import reference as ref
+from .. import reference as ref
 
-from .conftest import LAST_LAYER, SIZE, require, synthetic_image, weights
+from ..conftest import LAST_LAYER, SIZE, require, synthetic_image, weights
 
 PARITY = 1e-5  # relative, per stage
 

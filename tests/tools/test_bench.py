@@ -21,9 +21,9 @@ from common.tools.timing import time_steps
 from common.transfer import transfer
 from common.targets import compute_targets
 
-from .conftest import cpu_backend, require, synthetic_image, weights
+from ..conftest import cpu_backend, require, synthetic_image, weights
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BENCH_SIZE = (32, 48)
 
 

@@ -16,7 +16,7 @@ try:
 except ImportError:  # 3.9 and 3.10: the same parser, as pip vendors it
     from pip._vendor import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 

@@ -20,8 +20,8 @@ from common.targets import compute_targets, prepare_inputs, start_image, style_s
 from common.transfer import transfer
 from common.upsample import resize_nchw, resize_state
 
-from . import reference as ref
-from .conftest import SIZE, synthetic_image, weights
+from .. import reference as ref
+from ..conftest import SIZE, synthetic_image, weights
 
 LOW = np.asarray(TORCHVISION.low).reshape(1, 3, 1, 1)
 HIGH = np.asarray(TORCHVISION.high).reshape(1, 3, 1, 1)

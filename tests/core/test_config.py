@@ -106,7 +106,7 @@ def test_every_field_the_core_names_has_a_flag():
                 yield from paths(type(default), prefix + f.name + ".")
 
     fields = set(paths(TransferConfig)) | {"precision", "convention"}
-    source = (Path(__file__).resolve().parents[1] / "common" / "config.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "common" / "config.py").read_text()
     checks = [node for node in ast.walk(ast.parse(source))
               if isinstance(node, ast.FunctionDef) and node.name in ("validate", "blend")]
     named = {node.value for check in checks for node in ast.walk(check) if isinstance(node, ast.Constant)

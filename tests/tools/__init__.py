@@ -1,0 +1,1 @@
+"""The tooling (tests/tools): the scripts end to end, their files and their bad input."""
