@@ -43,7 +43,7 @@ def adam(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], tar
         if np.all(np.isfinite(image)):
             return image, backend.optimizer_state()
         run.end(Kind.NOT_FINITE, "the image became non-finite; saved the one before")
-    if run.ending is not None and run.ending.kind is Kind.INTERRUPTED:  # stopped between steps: whole
+    if run.ending is None or run.ending.kind is Kind.INTERRUPTED:  # stopped between steps (or flat): whole
         return backend.image(), backend.optimizer_state()
     kept = run.kept()
     return (x if kept is None else kept), None

@@ -124,6 +124,19 @@ class Scales:
 
 
 @dataclass(frozen=True)
+class Plateau:
+    """Stop a size once its loss has improved by less than ``fraction`` of itself over the last
+    ``window`` steps there (for L-BFGS, the best loss so far): the picture has stopped changing
+    much, and the steps left would buy little. ``window`` 0: every step runs, as the chapter's do."""
+
+    window: int = 0
+    fraction: float = 0.01
+
+    def describe(self) -> str:
+        return f"stop a size when its loss improves less than {100 * self.fraction:g} % in {self.window} steps"
+
+
+@dataclass(frozen=True)
 class TransferConfig:
     size: tuple[int, int] = (300, 450)  # (height, width) of the result
     network: str = "vgg19"  # "vgg16": VGG-16's 13 convolutions instead of VGG-19's 16
@@ -137,6 +150,7 @@ class TransferConfig:
     init: str = "content"  # the first size starts from the content image, seeded noise, or the (first) style
     seed: int = 0  # of init "noise"
     scales: Scales = field(default_factory=Scales)
+    plateau: Plateau = field(default_factory=Plateau)
     style_scale: float = 1.0  # each style's long edge = style_scale x the content's, its aspect ratio kept
     style_fit: str = "keep"  # "stretch": each style resized to the content's height and width, as the chapter does
     style_blend: tuple[float, ...] = ()  # one weight per style, normalised to sum 1; () = equal
@@ -213,6 +227,10 @@ class TransferConfig:
                                               f"use at most {most} scale{'s' if most > 1 else ''}")
         _whole("scales.steps", c.steps)
         _positive("scales.lr", c.lr)
+        if self.plateau.window < 0 or self.plateau.window != int(self.plateau.window):
+            raise ConfigError("plateau.window", f"must be a whole number >= 0 (0: off), not {self.plateau.window}")
+        if not (math.isfinite(self.plateau.fraction) and 0 < self.plateau.fraction < 1):
+            raise ConfigError("plateau.fraction", f"must be a number between 0 and 1, not {self.plateau.fraction}")
         if not math.isfinite(self.style_scale) or not 0 < self.style_scale <= MAX_STYLE_SCALE:
             raise ConfigError("style_scale", f"must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
         blend = self.style_blend
@@ -257,7 +275,8 @@ class TransferConfig:
         return (f"{sizes}, {self.net.title}, content {self.net.describe(self.content_layers)}, "
                 f"style {self.net.describe(self.style_layers)}, "
                 f"weights {self.loss_weights.content:g}/{self.loss_weights.style:g}/{self.loss_weights.tv:g}, "
-                f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras))
+                f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras)
+                + (f"; {self.plateau.describe()}" if self.plateau.window else ""))
 
 
 # The parts of a configuration by field name (Schedule for "schedule", ...), for from_fields.

@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
+from .config import Plateau
 from .records import Checkpoint, StepRecord
 from .terms import AdamState, LossTerms
 
@@ -41,6 +42,7 @@ class _Size:
     index: int = 1  # 1-based size index
     height: int = 0
     width: int = 0
+    steps: int = 0  # planned at this size
 
 
 class Run:
@@ -55,6 +57,7 @@ class Run:
         self.picture_loss: Optional[LossTerms[float]] = None  # the losses of the picture as saved
         self.notes: list[str] = []  # what else happened (L-BFGS-B ending before its budget)
         self.planned = 0  # steps over all sizes
+        self.plateau = Plateau()  # the configuration's, set by transfer()
         self.size = _Size()
         self._stop: Optional[str] = None
         self._kept: Optional[Image] = None  # the image of the last recorded step, kept if the run ends now
@@ -78,9 +81,9 @@ class Run:
         return self._stop
 
     # -- what the loop calls -----------------------------------------------------------
-    def at(self, index: int, size: tuple[int, int]) -> None:
-        """The steps that follow are at this size."""
-        self.size, self._kept = _Size(index, *size), None
+    def at(self, index: int, size: tuple[int, int], steps: int = 0) -> None:
+        """The steps that follow are at this size, which plans ``steps`` of them."""
+        self.size, self._kept = _Size(index, *size, steps), None
 
     def elapsed(self) -> float:
         return time.perf_counter() - self._clock
@@ -102,7 +105,8 @@ class Run:
     def record(self, terms: LossTerms[float], lr: Optional[float], seconds: float, image: Image,
                position: Position) -> bool:
         """One step's losses at ``image()``; ``position()`` is where the run stands after the
-        step. True: go on; False: the run has ended (its ending says why)."""
+        step. True: go on; False: this size is done — the run has ended (its ending says why), or,
+        with no ending, the loss has stopped improving here (the plateau rule)."""
         if not terms.finite():
             bad = ", ".join(f"{k}={v}" for k, v in terms.as_dict().items() if not math.isfinite(v))
             last = self.records[-1].total if self.records else None
@@ -115,12 +119,28 @@ class Run:
         self.records.append(record)
         self._kept = image
         self.on_step(record, lambda: self._postprocess(image()))
-        reason = self.stop_reason()
+        flat, reason = self._flat(record), self.stop_reason()
         if self.keeps_checkpoints and (reason or (self.checkpoint_every and record.step % self.checkpoint_every == 0)):
-            self.on_checkpoint(self.checkpoint(*position()))
+            done, at, adam = position()
+            self.on_checkpoint(self.checkpoint(self.size.steps if flat else done, at, adam))  # flat: this size is done
         if reason:
             self.interrupted(reason)
             return False
+        return not flat
+
+    def _flat(self, record: StepRecord) -> bool:
+        """Whether this size's loss has stopped improving (the plateau rule); noted when it has."""
+        window = self.plateau.window
+        here = [r.total for r in self.records if r.size_index == record.size_index]
+        if not window or len(here) <= window:
+            return False
+        best_then, best_now = min(here[:-window]), min(here)  # the best: L-BFGS's line search also tries worse
+        gain = (best_then - best_now) / best_then if best_then > 0 else 0.0
+        if gain >= self.plateau.fraction:
+            return False
+        self.notes.append(f"size {record.size_index} ({record.height}x{record.width}) done after {len(here)} steps: "
+                          f"its loss improved {100 * gain:.3g} % in the last {window} (less than "
+                          f"{100 * self.plateau.fraction:g} %)")
         return True
 
     def checkpoint(self, done: int, image: np.ndarray, adam: Optional[AdamState]) -> Checkpoint:

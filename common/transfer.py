@@ -36,14 +36,14 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
     them from these originals. A non-finite loss, running out of memory, Ctrl-C or a requested
     stop end the run with the last good image, and ``run.ending`` says why."""
     run = run if run is not None else Run()
-    run.planned, run._postprocess = config.total_steps, backend.postprocess
+    run.planned, run.plateau, run._postprocess = config.total_steps, config.plateau, backend.postprocess
     x, moments = (run.start.image, run.start.adam) if run.start else (None, None)
     optimize = OPTIMIZERS[config.optimizer]
     targets: Optional[Targets] = None  # those of x's size, once taken
     stepping = False  # inside an optimizer, where the last recorded step's image is the one to keep
     try:
         for index, size, steps, done in _plan(config, run.start):
-            run.at(index, size)
+            run.at(index, size, steps)
             with backend.errors():  # the framework's out-of-memory error, in neutral words
                 content_k, styles_k = prepare_inputs(content, style, size, config)
                 content_x, targets = compute_targets(backend, content_k, styles_k, config)

@@ -104,3 +104,38 @@ def test_a_resumed_run_continues_its_records_and_its_clock():
     start = Checkpoint(1, 3, IMAGE, None, [], 100.0)
     run = Run(start)
     assert run.start is start and run.elapsed() >= 100.0
+
+
+def test_the_plateau_rule_ends_a_size_whose_loss_stopped_improving_and_says_so():
+    from common.config import Plateau
+
+    run = _run()
+    run.plateau = Plateau(window=3, fraction=0.01)
+    totals = [100.0, 90.0, 80.0, 79.9, 79.8, 79.7]  # 80 -> 79.7 over the last 3: 0.4 %
+    goes = [run.record(_terms(t), 0.3, 0.1, lambda: IMAGE, _position()) for t in totals]
+    assert goes == [True] * 5 + [False] and run.ending is None  # the size is done; the run is not over
+    assert run.notes == ["size 2 (4x6) done after 6 steps: its loss improved 0.375 % in the last 3 (less than 1 %)"]
+
+
+def test_the_plateau_rule_judges_l_bfgs_by_its_best_loss_and_only_this_size():
+    from common.config import Plateau
+
+    run = _run()
+    run.plateau = Plateau(window=2, fraction=0.01)
+    run.record(_terms(50.0), None, 0.1, lambda: IMAGE, _position())  # size 2
+    run.at(3, (8, 12), 10)
+    # a line search's trial above the best is no plateau while the best still falls
+    assert all(run.record(_terms(t), None, 0.1, lambda: IMAGE, _position()) for t in (100.0, 90.0, 200.0, 80.0))
+    assert run.record(_terms(300.0), None, 0.1, lambda: IMAGE, _position())  # best 80 vs 90 two steps ago: 11 %
+    assert not run.record(_terms(81.0), None, 0.1, lambda: IMAGE, _position())  # best 80 vs 80: flat
+
+
+def test_a_checkpoint_due_at_a_flat_step_says_the_size_is_done():
+    from common.config import Plateau
+
+    run = _run(checkpoint_every=3)
+    run.at(2, (4, 6), 50)
+    run.plateau = Plateau(window=2, fraction=0.5)
+    for total in (10.0, 9.0, 8.0):
+        run.record(_terms(total), 0.3, 0.1, lambda: IMAGE, _position(len(run.records) + 1))
+    assert [c.done for c in run.checkpoints] == [50]  # a resumed run goes on at the next size, as this one does

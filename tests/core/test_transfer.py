@@ -193,3 +193,20 @@ def test_the_core_touches_no_signal_handler_and_a_real_ctrl_c_keeps_the_last_ima
     assert set(run.seen) == {signal.default_int_handler}  # the loop installed nothing
     assert run.ending.kind is Kind.INTERRUPTED and "after 3 of 7" in run.ending.message
     assert run.picture_loss is None and run.picture.shape == (*SIZE, 3)
+
+
+def test_a_flat_size_hands_on_to_the_next_and_the_run_resumes_exactly(backend_name, inputs):
+    from common.config import Plateau
+
+    backend = cpu_backend(backend_name)
+    config = two_sizes(schedule=Schedule(30, 0.3, 50, 0.8), scales=Scales(2, 1.25, 30, 0.1, "reset"),
+                       plateau=Plateau(window=3, fraction=0.05))
+    full = transfer(backend, *inputs, config, Recording(checkpoint_every=3))
+    per_size = [sum(r.size_index == i for r in full.records) for i in (1, 2)]
+    early = [n for n in per_size if n < 30]
+    assert full.finished and per_size[0] > 0 and per_size[1] > 0 and early, per_size
+    assert len(full.notes) == len(early) and all("done after" in note for note in full.notes)
+    for checkpoint in full.checkpoints[:-1]:
+        resumed = transfer(backend, *inputs, config, Run(checkpoint))
+        assert losses(resumed.records) == losses(full.records), (checkpoint.size_index, checkpoint.done)
+        assert np.array_equal(resumed.picture, full.picture)

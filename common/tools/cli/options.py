@@ -37,6 +37,7 @@ FIELDS: dict[str, str] = {
     "optimizer": "optimizer", "bounded": "bounded", "init": "init", "seed": "seed",
     "scales": "scales.count", "scale_factor": "scales.factor", "scale_steps": "scales.steps", "scale_lr": "scales.lr",
     "scale_moments": "scales.moments", "scale_filter": "scales.upsample", "style_scale": "style_scale",
+    "plateau_window": "plateau.window", "plateau_fraction": "plateau.fraction",
     "style_fit": "style_fit", "style_blend": "style_blend", "preserve_colors": "colors",
 }
 
@@ -231,6 +232,11 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = _DE
                    help="Adam's moments between sizes: resized with the image, or reset")
     p.add_argument("--scale-filter", choices=UPSAMPLING, default=defaults.upsample,
                    help="the filter that upsamples the image from one size to the next")
+    p.add_argument("--plateau-window", type=whole, default=_DEFAULT.plateau.window, metavar="N",
+                   help="stop each size once its loss has improved by less than --plateau-fraction over its "
+                        "last N steps (0: every step runs, as in the chapter; --recipe fast sets it)")
+    p.add_argument("--plateau-fraction", type=real, default=_DEFAULT.plateau.fraction, metavar="F",
+                   help="the improvement over --plateau-window steps below which a size is done")
     p.add_argument("--preserve-colors", choices=COLOR_MODES, default=_DEFAULT.colors,
                    help="keep the content's colours: luminance-only transfer, or the styles recoloured to the "
                         "content's colour mean and covariance (Gatys et al. 2016)")

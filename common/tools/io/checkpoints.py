@@ -155,8 +155,9 @@ def _problem(state: Checkpoint, sizes: Optional[list[tuple[int, int]]], config: 
     if state.size_index < len(sizes) and state.done > config.steps_at(state.size_index):
         return f"it has done {state.done} steps at size {state.size_index}, which has {config.steps_at(state.size_index)}"
     before = sum(config.steps_at(i) for i in range(1, state.size_index))
-    lbfgs_ended_early = config.optimizer == "lbfgs" and state.done <= len(state.records) < before + state.done
-    if len(state.records) != before + state.done and not lbfgs_ended_early:  # SciPy may end a size early
+    # SciPy may end a size early, and so may the plateau rule: then fewer records, never more
+    early = (config.optimizer == "lbfgs" or config.plateau.window) and len(state.records) < before + state.done
+    if len(state.records) != before + state.done and not early:
         return f"its {len(state.records)} records do not match {state.done} steps done at size {state.size_index}"
     return None
 
