@@ -119,6 +119,17 @@ def images():
     return synthetic_image(1), synthetic_image(2)
 
 
+@pytest.fixture
+def files(tmp_path):
+    """A content PNG and a style JPEG on disk, for the scripts: (folder, content, style)."""
+    from PIL import Image
+
+    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
+    Image.fromarray((synthetic_image(1, (60, 80)) * 255).astype(np.uint8)).save(content)
+    Image.fromarray((synthetic_image(2, (50, 50)) * 255).astype(np.uint8)).save(style)
+    return tmp_path, content, style
+
+
 # -- the one runner of the scripts ---------------------------------------------------------------
 @functools.lru_cache(maxsize=None)
 def script(name: str):

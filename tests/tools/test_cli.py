@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,17 +10,8 @@ from PIL import Image
 
 from common.tools.cli.exits import DIVERGED
 
-from ..conftest import as_child, in_process, require, script, synthetic_image
+from ..conftest import ROOT, as_child, in_process, require, script, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def files(tmp_path):
-    content, style = tmp_path / "content.png", tmp_path / "style.jpg"
-    Image.fromarray((synthetic_image(1, (60, 80)) * 255).astype(np.uint8)).save(content)
-    Image.fromarray((synthetic_image(2, (50, 50)) * 255).astype(np.uint8)).save(style)
-    return tmp_path, content, style
 
 
 def test_end_to_end(files, backend_name):

@@ -23,17 +23,8 @@ from common.registry import load_backend
 from common.tools.io.files import exclusive
 from common.tools.cli import exits
 
-from ..conftest import script, synthetic_image
+from ..conftest import ROOT, script
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def files(tmp_path):
-    content, style = tmp_path / "content.png", tmp_path / "style.png"
-    Image.fromarray((synthetic_image(1, (60, 80)) * 255).astype(np.uint8)).save(content)
-    Image.fromarray((synthetic_image(2, (50, 50)) * 255).astype(np.uint8)).save(style)
-    return tmp_path, content, style
 
 
 def run(*cmd, **kwargs) -> subprocess.CompletedProcess:
