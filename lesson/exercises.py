@@ -11,7 +11,8 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw
 
-from common.config import LossWeights, Schedule, TransferConfig, defaults_for
+from common.config import LossWeights, Schedule, TransferConfig
+from common.defaults import defaults_for
 from common.images import to_uint8
 from common.registry import load_backend
 from common.targets import compute_targets, prepare_inputs

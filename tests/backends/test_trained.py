@@ -11,7 +11,8 @@ import os
 import numpy as np
 import pytest
 
-from common.config import AdamSettings, Execution, Schedule, TransferConfig, defaults_for
+from common.config import AdamSettings, Execution, Schedule, TransferConfig
+from common.defaults import defaults_for
 from common.registry import load_backend
 from common.targets import compute_targets
 from common.transfer import transfer

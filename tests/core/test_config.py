@@ -125,6 +125,7 @@ CHANGED = {
     "scales": (2, 2), "scale_factor": (3.0, 3.0), "scale_steps": (4, 4), "scale_lr": (0.1, 0.1),
     "scale_moments": ("resize", "resize"), "scale_filter": ("bilinear", "bilinear"), "style_scale": (2.0, 2.0),
     "style_fit": ("stretch", "stretch"), "style_blend": ([1.0], (1.0,)), "preserve_colors": ("luminance", "luminance"),
+    "plateau_window": (12, 12), "plateau_fraction": (0.02, 0.02),
 }
 
 

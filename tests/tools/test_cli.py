@@ -135,7 +135,7 @@ def test_help_gives_every_option_a_line_and_its_default_once(script):
 def test_help_shows_each_default_as_it_would_be_typed(script):
     """What --help adds as "(default: X)" is X as a user types it: given after its flag, X parses
     back to the default itself (``300 450``, not ``(300, 450)``; ``fp32``, not ``['fp32']``; and 0)."""
-    from common.tools.cli.options import typed_default
+    from common.tools.cli.parsing import typed_default
 
     def plain(value):
         return [plain(v) for v in value] if isinstance(value, (list, tuple)) else value

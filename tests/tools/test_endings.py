@@ -200,7 +200,7 @@ def test_a_signal_after_the_last_step_keeps_the_finished_picture(files, monkeypa
 
 
 def test_run_main_makes_every_ending_one_line(capsys):
-    from common.tools.cli.options import OneLineParser
+    from common.tools.cli.parsing import OneLineParser
 
     def interrupted(args):
         os.kill(os.getpid(), signal.SIGTERM)  # outside any training loop: a download, say

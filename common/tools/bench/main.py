@@ -24,7 +24,8 @@ from common.registry import backend_names, default_threads
 
 from ..cli import preflight
 from ..cli.exits import run_main
-from ..cli.options import DEVICES, OneLineParser, real, whole
+from ..cli.options import DEVICES
+from ..cli.parsing import OneLineParser, real, whole
 
 PROG = "bench.py"
 COMMANDS = ("speed", "quality", "memory", "batch")

@@ -19,7 +19,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from common.config import Execution, Scales, TransferConfig, defaults_for
+from common.config import Execution, Scales, TransferConfig
+from common.defaults import defaults_for
 from common.errors import UserError
 from common.interface import StyleBackend
 from common.records import StepRecord

@@ -10,7 +10,8 @@ from common.config import PRECISIONS
 from common.registry import backend_names
 
 from .exits import run_main
-from .options import OneLineParser, add_transfer_options, real, whole
+from .options import add_transfer_options
+from .parsing import OneLineParser, real, whole
 from .preflight import DEFAULT_OUTPUT, NUMBERED_OUTPUT
 from .recipes import RUN_RECIPES, with_recipe
 from .stylize import stylize

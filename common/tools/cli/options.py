@@ -12,19 +12,20 @@ Where each rule lives: whether a word is a number, a known layer or one of the c
 from __future__ import annotations
 
 import argparse
-import math
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from common.config import (COLOR_MODES, INITS, MAX_SIDE, MIN_SIDE, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING,
-                           Execution, TransferConfig, defaults_for)
+                           Execution, TransferConfig)
+from common.defaults import defaults_for
 from common.errors import ConfigError, UserError
 from common.images import fit_long_edge
 from common.conventions import CONVENTIONS
 from common.layers import NETWORKS, VGG16, VGG19, Network, network
 from common.weights import Weights
 
+from .parsing import real, whole
 from .recipes import RUN_RECIPES
 
 # The one mapping between options and the configuration: each option (by its argparse name) that
@@ -66,89 +67,6 @@ def in_flags(error: Exception) -> str:
     return f"{FLAGS.get(error.field, error.field)} {problem}"
 
 
-class HelpFormatter(argparse.HelpFormatter):
-    """Adds "(default: X)" to an option's help, X as a user would type it (``300 450``, ``fp32``,
-    ``0``; see :func:`typed_default`), unless the help already says its default."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        shown = typed_default(action)
-        if shown is None or "default" in text.lower():
-            return text
-        return f"{text} (default: {shown.replace('%', '%%')})"
-
-
-def typed_default(action: argparse.Action) -> Optional[str]:
-    """An option's default as it would be typed after its flag, or None where there is none to show
-    (None, a flag that is off, an empty list). A type function may say how its values are typed
-    with a ``typed`` attribute (bench.py's sizes: ``300x450``)."""
-    default = action.default
-    if not action.option_strings or default is None or default is False or default is argparse.SUPPRESS:
-        return None
-    listed = action.nargs not in (None, "?") and isinstance(default, (list, tuple))
-    values = list(default) if listed else [default]
-    if not values:
-        return None
-    show: Callable[[Any], str] = getattr(action.type, "typed", _typed)
-    return " ".join(show(value) for value in values)
-
-
-def _typed(value: Any) -> str:
-    if isinstance(value, float):
-        short = f"{value:g}"
-        return short if float(short) == value else repr(value)
-    return str(value)
-
-
-class OneLineParser(argparse.ArgumentParser):
-    def __init__(self, *args, **kwargs) -> None:
-        kwargs.setdefault("formatter_class", HelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> None:  # argparse would print the whole usage first
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _number(kind: type, text: str, what: str):
-    try:
-        return kind(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-
-
-def whole(text: str) -> int:
-    return _number(int, text, "a whole number")
-
-
-def real(text: str) -> float:
-    """A finite number: every real-valued option is a rate, weight, factor or amount, for which
-    NaN or infinity (also what "1e400" parses to) could only fail later, after work was done."""
-    value = _number(float, text, "a number")
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def layers(text: str) -> str:
-    """A layer list as typed: its names resolve against the network, known once the weights are
-    (a file says which network it holds); a name no network has is refused now."""
-    for name in text.replace(",", " ").split():
-        if not any(_known(net, name) for net in NETWORKS.values()):
-            raise argparse.ArgumentTypeError(f"unknown layer {name!r}: use names like conv4_2, relu4_2, pool4, or "
-                                             f"indices into the network's features")
-    if not text.replace(",", " ").split():
-        raise argparse.ArgumentTypeError("a layer list is empty: name at least one layer")
-    return text
-
-
-def _known(net, name: str) -> bool:
-    try:
-        net.index(name)
-    except UserError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class Limit:
     """The values an option that sets no field of the configuration may take (the fields' own
@@ -179,6 +97,26 @@ def check_limits(args: argparse.Namespace, limits: Mapping[str, Limit]) -> None:
     """Each option of ``limits`` that ``args`` has, against its limit (a UserError on the first one out)."""
     for flag, limit in limits.items():
         limit.check(flag, getattr(args, flag.lstrip("-").replace("-", "_"), None))
+
+
+def layers(text: str) -> str:
+    """A layer list as typed: its names resolve against the network, known once the weights are
+    (a file says which network it holds); a name no network has is refused now."""
+    for name in text.replace(",", " ").split():
+        if not any(_known(net, name) for net in NETWORKS.values()):
+            raise argparse.ArgumentTypeError(f"unknown layer {name!r}: use names like conv4_2, relu4_2, pool4, or "
+                                             f"indices into the network's features")
+    if not text.replace(",", " ").split():
+        raise argparse.ArgumentTypeError("a layer list is empty: name at least one layer")
+    return text
+
+
+def _known(net, name: str) -> bool:
+    try:
+        net.index(name)
+    except UserError:
+        return False
+    return True
 
 
 def _defaults(attribute: str) -> str:

@@ -7,7 +7,8 @@ import sys
 from typing import Optional, Sequence
 
 from ..cli.exits import run_main
-from ..cli.options import OneLineParser, add_transfer_options, real, whole
+from ..cli.options import add_transfer_options
+from ..cli.parsing import OneLineParser, real, whole
 from .report import write_report
 
 PROG = "compare.py"

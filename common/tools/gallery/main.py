@@ -23,7 +23,7 @@ from common.registry import backend_names
 
 from ..cli.exits import run_main
 from ..cli.main import build_parser as run_parser
-from ..cli.options import OneLineParser, whole
+from ..cli.parsing import OneLineParser, whole
 from ..cli.recipes import with_recipe
 from ..cli.stylize import stylize
 from ..io.downloads import sample_image
