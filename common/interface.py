@@ -40,7 +40,9 @@ from typing import Any, Callable, ClassVar, Iterator, Literal, Mapping, Optional
 
 import numpy as np
 
-from .config import AdamSettings, Execution, LossWeights
+from .config import AdamSettings, LossWeights
+
+from .execution import Execution
 from .conventions import InputConvention
 from .errors import OutOfMemory, Overflow
 from .layers import Network

@@ -331,7 +331,9 @@ display(Markdown(show.table(["what", "names / result"], list(traps.parameter_nam
 # %%
 import time  # noqa: E402
 
-from common.config import Execution, LossWeights, TransferConfig  # noqa: E402
+from common.config import LossWeights, TransferConfig  # noqa: E402
+
+from common.execution import Execution
 from common.registry import load_backend  # noqa: E402
 from common.targets import compute_targets  # noqa: E402
 

@@ -9,7 +9,9 @@ import mxnet as mx
 import numpy as onp
 from mxnet import autograd, gluon, np
 
-from common.config import AdamSettings, Execution, LossWeights
+from common.config import AdamSettings, LossWeights
+
+from common.execution import Execution
 from common.errors import BackendUnavailable
 from common.interface import StyleBackend
 from common.terms import AdamState, LossTerms, Targets

@@ -6,7 +6,9 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import torch
 
-from common.config import AdamSettings, Execution, LossWeights
+from common.config import AdamSettings, LossWeights
+
+from common.execution import Execution
 from common.interface import StyleBackend
 from common.terms import AdamState, LossTerms, Targets
 

@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.config import Execution, Schedule, TransferConfig
+from common.config import Schedule, TransferConfig
+
+from common.execution import Execution
 from common.errors import BackendUnavailable, ConfigError
 from common.registry import framework_tools, load_backend
 from common.targets import compute_targets

@@ -4,7 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common.config import AdamSettings, Execution, Schedule, Scales, TransferConfig
+from common.config import AdamSettings, Schedule, Scales, TransferConfig
+
+from common.execution import Execution
 from common.registry import load_backend
 from common.targets import compute_targets
 from common.transfer import transfer

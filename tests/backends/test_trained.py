@@ -11,7 +11,9 @@ import os
 import numpy as np
 import pytest
 
-from common.config import AdamSettings, Execution, Schedule, TransferConfig
+from common.config import AdamSettings, Schedule, TransferConfig
+
+from common.execution import Execution
 from common.defaults import defaults_for
 from common.registry import load_backend
 from common.targets import compute_targets

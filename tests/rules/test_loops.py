@@ -13,7 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from common.config import Execution, Schedule, TransferConfig
+from common.config import Schedule, TransferConfig
+
+from common.execution import Execution
 from common.registry import load_backend
 from common.transfer import transfer
 from common.weights import random_weights

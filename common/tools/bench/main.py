@@ -16,7 +16,9 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-from common.config import PRECISIONS, check_size
+from common.config import check_size
+
+from common.execution import PRECISIONS
 from common.conventions import CONVENTIONS
 from common.errors import ConfigError, UserError
 from common.layers import NETWORKS

@@ -19,7 +19,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from common.config import Execution, Scales, TransferConfig
+from common.config import Scales, TransferConfig
+
+from common.execution import Execution
 from common.defaults import defaults_for
 from common.errors import UserError
 from common.interface import StyleBackend

@@ -12,7 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from common.config import Execution, TransferConfig
+from common.config import TransferConfig
+
+from common.execution import Execution
 from common.errors import UserError
 from common.interface import StyleBackend
 from common.registry import framework_tools, load_backend, timed_step

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from common.config import PRECISIONS
+from common.execution import PRECISIONS
 from common.registry import backend_names
 
 from .exits import run_main

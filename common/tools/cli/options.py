@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from common.config import (COLOR_MODES, INITS, MAX_SIDE, MIN_SIDE, MOMENTS, OPTIMIZERS, STYLE_FITS, UPSAMPLING,
-                           Execution, TransferConfig)
+                           TransferConfig)
 from common.defaults import defaults_for
+from common.execution import Execution
 from common.errors import ConfigError, UserError
 from common.images import fit_long_edge
 from common.conventions import CONVENTIONS
