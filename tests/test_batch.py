@@ -132,7 +132,7 @@ def test_a_workers_framework_runs_as_many_threads_as_its_cpus(monkeypatch):
     """One CPU per worker: fewer than either framework takes by default (every core), so a count
     that was not applied shows."""
     ray = require_module("ray")
-    from common.config import Execution
+    from common.execution import Execution
     from common.registry import available, backend_names
     from common.tools.batch.worker import PairWorker, worker_env
 
@@ -218,7 +218,8 @@ def test_address_joins_a_running_cluster_and_leaves_its_nodes_pythonpath(collect
 def test_a_worker_that_cannot_build_its_network_says_why_once(collection, monkeypatch):
     """Weights the driver names but a worker's node cannot have (here: offline, nothing cached).
     Such a worker used to fail every pair as an opaque "worker died"."""
-    from common.config import Execution, TransferConfig
+    from common.config import TransferConfig
+    from common.execution import Execution
     from common.tools.batch.driver import _ready
     from common.tools.batch.worker import PairWorker
 
@@ -319,7 +320,8 @@ def test_ctrl_c_stops_every_worker_replacements_included(collection, capsys):
 
 def test_each_pair_gets_the_memory_check_run_py_makes():
     """A worker refuses, in one line, a pair estimated to need more memory than it may use."""
-    from common.config import Execution, TransferConfig
+    from common.config import TransferConfig
+    from common.execution import Execution
     from common.tools.batch.worker import PairWorker
 
     worker = PairWorker("torch", "random", 0, 29, "cpu", Execution(), max_memory=0.3)

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from common.config import PRECISIONS
+from common.execution import PRECISIONS
 from common.registry import backend_names
 
 from ..cli.exits import run_main
-from ..cli.options import OneLineParser, add_transfer_options
+from ..cli.options import add_transfer_options
+from ..cli.parsing import OneLineParser
 from ..cli.recipes import RUN_RECIPES, with_recipe
-from .driver import add_batch_options, run_batch
+from .driver import run_batch
+from .plan import add_batch_options
 
 PROG = "batch.py"
 

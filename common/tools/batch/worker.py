@@ -15,7 +15,9 @@ from typing import Any, Optional
 
 import numpy as np
 
-from common.config import Execution, TransferConfig
+from common.config import TransferConfig
+
+from common.execution import Execution
 from common.errors import UserError, one_line
 from common.images import to_uint8
 from common.registry import framework_tools, load_backend
@@ -28,10 +30,19 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def import_ray():
+    """Ray, for the driver. Its core worker would install Abseil's failure-signal handler, which
+    takes SIGTERM as well and prints six lines of C++ stack while ``ray.init`` runs: off for the
+    driver only (Ray reads the variable once, when imported; the workers keep theirs)."""
+    added = "RAY_DISABLE_FAILURE_SIGNAL_HANDLER" not in os.environ
+    if added:
+        os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"] = "1"
     try:
         import ray
     except ImportError:
         raise UserError('batch.py needs Ray: pip install -e ".[batch]"') from None
+    finally:
+        if added:
+            del os.environ["RAY_DISABLE_FAILURE_SIGNAL_HANDLER"]
     return ray
 
 
@@ -113,20 +124,6 @@ def worker_env(cpus_per_task: float, local: bool) -> dict[str, str]:
     if local:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")]))
     return env
-
-
-def start_ray(ray, address: Optional[str], cpus: Optional[int]) -> None:
-    import logging
-
-    try:
-        if address:  # joins a running cluster: its resources are what they are
-            ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
-        else:  # a new Ray on this machine, gone when the batch ends ("local": never a running one,
-            # which ray.init() would join if `ray start` had left one up)
-            ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level=logging.ERROR,
-                     log_to_driver=False)
-    except (ConnectionError, ValueError, RuntimeError) as exc:
-        raise UserError(f"cannot start or reach Ray{f' at {address}' if address else ''}: {one_line(exc)}") from None
 
 
 def worker_count(ray, cpus_per_task: float, gpus_per_task: float, asked: Optional[int]) -> int:
