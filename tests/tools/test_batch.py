@@ -29,9 +29,9 @@ from PIL import Image
 from common.errors import UserError
 from common.tools.batch.pairs import name_outputs, pair_up, read_pairs_csv
 
-from .conftest import require_module, synthetic_image
+from ..conftest import require_module, synthetic_image
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BATCH = ROOT / "scripts" / "batch.py"
 TINY = ["--size", "32", "48", "--steps", "2", "--weights", "random", "--device", "cpu"]
 
