@@ -40,7 +40,7 @@ def run_batch(args: argparse.Namespace, prog: str) -> int:
                   f"nothing to do")
             return DONE
         ray = import_ray()
-        with ray_session(ray, args.address, args.cpus):  # run_main's signal handling is back on top of Ray's
+        with ray_session(ray, args.address, args.cpus):  # signals stay run_main's: Ray starts off the main thread
             return _run(ray, args, prog, todo, skipped, options, key, manifest)
 
 
