@@ -4,7 +4,7 @@
               (every script's), signals, exits, progress, the memory check
     compare/  compare.py: MXNet against PyTorch stage by stage, the chapter's ablation, the report
     bench/    bench.py: speed, FLOPs, time to quality, peak memory (the memory check's numbers), batch throughput
-    batch/    batch.py: many pictures on Ray (driver, worker, manifest, pairs)
+    batch/    batch.py: many pictures on Ray (driver, plan, session, worker, manifest, pairs)
     gallery/  pictures.py: the README's pictures, made with run.py's options in each backend, and their credits
     io/       files and the network: image files, atomic writes, the cache, weights, checkpoints
     entry.py  every script's first instruction: Ctrl-C and SIGTERM one line from the start

@@ -32,10 +32,15 @@ def start(prog: str, module: str) -> int:
     guard()
     try:
         main: Callable[[], int] = importlib.import_module(module).main
-        return main()
+        status = main()
     except KeyboardInterrupt:
         print(f"{prog}: interrupted before any image was made; nothing written", file=sys.stderr)
         return INTERRUPTED
+    # Everything is written: a signal during the interpreter's own exit would only turn the status
+    # it reports into a death by the signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    return status
 
 
 def run() -> int:
