@@ -4,7 +4,12 @@ Ctrl-C and SIGTERM end it in one line with exit status 130, never a traceback or
 Python's own SIGINT handler raises KeyboardInterrupt anywhere, an import included; SIGTERM's
 default ends the process with no word. Both are made to raise here, before the heavy imports,
 and a KeyboardInterrupt that escapes the program is said in one line. Works on the main thread
-only, as Python's signal handlers do."""
+only, as Python's signal handlers do.
+
+A handler may run inside a weakref callback or a ``__del__`` (the import system has both), where
+Python prints the KeyboardInterrupt as "Exception ignored" and goes on. So the signal is also
+noted: the program's own handling raises it again when it takes over (``cli/signals.py``), and a
+program that returns in spite of it still ends as interrupted."""
 from __future__ import annotations
 
 import importlib
@@ -14,9 +19,23 @@ from typing import Callable, NoReturn
 
 INTERRUPTED = 130  # as common/tools/cli/exits.py: 128 + SIGINT
 
+_signalled = False
+
 
 def _raise(signum: int, frame: object) -> NoReturn:
+    global _signalled
+    _signalled = True
     raise KeyboardInterrupt
+
+
+def signalled() -> bool:
+    """Whether a signal arrived while guarded, even one whose KeyboardInterrupt Python swallowed."""
+    return _signalled
+
+
+def _interrupted(prog: str) -> int:
+    print(f"{prog}: interrupted before any image was made; nothing written", file=sys.stderr)
+    return INTERRUPTED
 
 
 def guard() -> None:
@@ -34,8 +53,13 @@ def start(prog: str, module: str) -> int:
         main: Callable[[], int] = importlib.import_module(module).main
         status = main()
     except KeyboardInterrupt:
-        print(f"{prog}: interrupted before any image was made; nothing written", file=sys.stderr)
-        return INTERRUPTED
+        return _interrupted(prog)
+    except SystemExit:  # argparse's --help and usage errors
+        if _signalled:
+            return _interrupted(prog)
+        raise
+    if _signalled and status != INTERRUPTED:  # swallowed before the program took over
+        return _interrupted(prog)
     # Everything is written: a signal during the interpreter's own exit would only turn the status
     # it reports into a death by the signal.
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -11,6 +11,8 @@ import signal
 import threading
 from typing import Any, Optional
 
+from common.tools import entry
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -25,6 +27,8 @@ class Stop:
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> "Stop":
+        if entry.signalled():  # a signal during the imports whose KeyboardInterrupt Python swallowed
+            raise KeyboardInterrupt
         if threading.current_thread() is threading.main_thread():
             self._previous = {s: signal.signal(s, self._handle) for s in SIGNALS}
         return self
@@ -35,12 +39,15 @@ class Stop:
 
     def defer(self) -> None:
         """From now on the first signal waits for the next step boundary."""
+        if self.requested is not None:  # its KeyboardInterrupt was swallowed (a weakref callback, a __del__)
+            raise KeyboardInterrupt
         self.deferring = True
 
     def _handle(self, signum: int, frame: object) -> None:
-        if not self.deferring or self.requested is not None:
+        raise_now = not self.deferring or self.requested is not None
+        self.requested = self.requested or signal.Signals(signum).name
+        if raise_now:
             raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
 
     def should_stop(self) -> Optional[str]:
         """The signal's name once one was noted: ``transfer``'s ``should_stop``."""
