@@ -1,5 +1,5 @@
 """The PyTorch backend: torchvision's VGG-19, eager autograd, ``torch.optim.Adam``.
-Importing it imports torch and torchvision, never MXNet."""
+Importing it imports torch (torchvision only when its weights or image reader are asked for), never MXNet."""
 from backends.threads import drop_unusable_omp_threads
 
 # libgomp reads OMP_NUM_THREADS when torch loads it; an unusable value is dropped first (with

@@ -15,7 +15,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-import torchvision
 from PIL import Image
 
 from common.errors import WeightsError, short_reason, shown
@@ -66,7 +65,7 @@ def environment(backend: StyleBackend) -> dict[str, str]:
     cudnn.benchmark are the process's now: the last PyTorch backend built set them (device.py)."""
     device = backend._device
     env = {
-        "framework": f"torch {torch.__version__}, torchvision {torchvision.__version__}",
+        "framework": f"torch {torch.__version__}, torchvision {_torchvision_version()}",
         "device": backend.device,
         "threads": str(torch.get_num_threads()),
         "oneDNN (CPU convolutions)": f"{'on' if torch.backends.mkldnn.is_available() else 'off'}"
@@ -82,6 +81,16 @@ def environment(backend: StyleBackend) -> dict[str, str]:
             "NVIDIA_TF32_OVERRIDE": os.environ.get("NVIDIA_TF32_OVERRIDE", "unset"),
         })
     return env
+
+
+def _torchvision_version() -> str:
+    # Read from the installed metadata: importing torchvision costs about a second (its ops import
+    # torch._dynamo), and only the pretrained download and the chapter's image reader need it.
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("torchvision")
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def _onednn_version() -> str:
@@ -107,6 +116,7 @@ def fetch_pretrained(source: str, folder: Path, network: str) -> dict[str, np.nd
     """``network`` ("vgg19", "vgg16") as neutral arrays, downloaded through torchvision's loader
     (into torch hub's own cache, hash checked, not ``folder``, which the Gluon zoo uses);
     torchvision's only VGG weights are ``imagenet``, IMAGENET1K_V1."""
+    import torchvision  # here, not at the top: a run from a weights file never pays its second of imports
     weights = {"vgg19": torchvision.models.VGG19_Weights, "vgg16": torchvision.models.VGG16_Weights}[network]
     weights = weights.IMAGENET1K_V1
     title = {"vgg19": "VGG-19", "vgg16": "VGG-16"}[network]
@@ -144,6 +154,7 @@ def chapter_image(path: Path, size: tuple[int, int]) -> np.ndarray:
     --recipe d2l``: PIL decode, then ``torchvision.transforms.Resize((h, w))`` on the PIL image —
     Pillow's bilinear filter with antialiasing, height first (the same pixels as
     ``common/images.py``, which a test shows); (H, W, 3) in [0, 1]."""
+    import torchvision  # as in fetch_pretrained: only this tool needs it
     with Image.open(path) as img:
         img = torchvision.transforms.Resize(size)(img.convert("RGB"))
         return np.asarray(img, dtype=np.float32) / 255.0

@@ -1,24 +1,46 @@
 """torchvision's VGG-16 or VGG-19 ``features``, cut after the deepest layer used, loaded from
-neutral weights and frozen; and a module that returns the features at chosen indices."""
+neutral weights and frozen; and a module that returns the features at chosen indices.
+
+The layers are torchvision's own, built here from its configuration (``torchvision.models.vgg``'s
+``cfgs`` "D" and "E"; a test holds them module for module against ``vgg19().features``): importing
+torchvision costs about a second of start-up, as much again as torch itself."""
 from __future__ import annotations
 
 from typing import Sequence
 
 import numpy as np
 import torch
-import torchvision
 from torch import nn
 
 from common.weights import Weights
 
 
+# Output channels of each 3x3 convolution, "M" a 2x2 max pool: torchvision's cfgs["D"] and ["E"].
+CONFIGURATIONS = {
+    "vgg16": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "vgg19": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M"],
+}
+
+
+def vgg_features(network: str) -> nn.Sequential:
+    """``torchvision.models.<network>().features``, layer for layer, with its random init."""
+    layers: list[nn.Module] = []
+    channels = 3
+    for width in CONFIGURATIONS[network]:
+        if width == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+        else:
+            # inplace=True as torchvision has it: the ReLU overwrites the conv output (see _run)
+            layers += [nn.Conv2d(channels, int(width), kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = int(width)
+    return nn.Sequential(*layers)
+
+
 def build_features(weights: Weights, last_layer: int, device: torch.device,
                    frozen: bool = True, channels_last: bool = False) -> nn.Sequential:
-    # Built on the meta device: no memory and no random init for weights about to be replaced
-    # (the full vgg19() would also allocate its 120M-parameter classifier).
-    architecture = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16}[weights.network.name]
+    # Built on the meta device: no memory and no random init for weights about to be replaced.
     with torch.device("meta"):
-        features = architecture(weights=None).features[: last_layer + 1]
+        features = vgg_features(weights.network.name)[: last_layer + 1]
     state = {key.removeprefix("features."): torch.from_numpy(np.asarray(value))
              for key, value in weights.items() if int(key.split(".")[1]) <= last_layer}
     features.load_state_dict(state, assign=True)

@@ -181,3 +181,19 @@ def test_torch_lbfgs_without_a_line_search_against_scipys_l_bfgs_b(capsys):
     for name, (totals, _) in runs.items():
         assert min(totals) < 0.2 * totals[0], name
         assert pictures[name] == pytest.approx(scipy_run.picture_loss.total, rel=0.05), name
+
+
+@pytest.mark.parametrize("network", ["vgg16", "vgg19"])
+def test_the_torch_backend_builds_torchvisions_own_vgg_features(network):
+    """backends/torch/vgg.py builds the layers from torchvision's configuration instead of importing
+    torchvision (a second of start-up): module for module the same network, every parameter of the
+    same name and shape (the random init differs and is never used: the weights replace it)."""
+    require("torch")
+    import torch
+    import torchvision
+
+    from backends.torch.vgg import vgg_features
+    with torch.device("meta"):
+        ours, theirs = vgg_features(network), getattr(torchvision.models, network)(weights=None).features
+    assert [repr(m) for m in ours] == [repr(m) for m in theirs]  # inplace=True included
+    assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in theirs.state_dict().items()}

@@ -182,7 +182,8 @@ def test_random_weights_need_no_framework():
     assert imported_frameworks("from common.weights import random_weights; random_weights(0, 29)") == set()
 
 
-@pytest.mark.parametrize("name, own", [("torch", {"torch", "torchvision"}), ("mxnet", {"mxnet"})])
+# torchvision costs about a second of imports; only the pretrained download and chapter_image need it.
+@pytest.mark.parametrize("name, own", [("torch", {"torch"}), ("mxnet", {"mxnet"})])
 def test_a_backend_imports_only_its_framework(name, own):
     require(name)
     assert imported_frameworks(f"from common.registry import load_backend; load_backend({name!r})") == own
