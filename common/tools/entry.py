@@ -15,9 +15,11 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+import time
 from typing import Callable, NoReturn
 
 INTERRUPTED = 130  # as common/tools/cli/exits.py: 128 + SIGINT
+STARTED = time.perf_counter()  # the script's first instruction: where start-up is timed from
 
 _signalled = False
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import time
 
 import numpy as np
 import pytest
@@ -209,3 +211,20 @@ def test_an_unusable_home_keeps_matplotlib_s_advice_off_stderr(files):
                    "--output", tmp / "out.png", "--plot", tmp / "plot.png", cwd=tmp, env={"HOME": "/dev/null"})
     assert proc.returncode == 0 and (tmp / "plot.png").is_file(), proc.stderr
     assert "matplotlib" not in proc.stderr.lower() and len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+def test_the_header_says_where_start_up_went(files):
+    """One clock per phase from the script's first instruction: the phases add up to the total, and
+    the total fits inside the process's own lifetime as the test sees it."""
+    tmp, content, style = files
+    began = time.perf_counter()
+    proc = as_child("run", "--backend", "torch", "--content", content, "--style", style, "--size", 32, 48,
+                    "--steps", 1, "--weights", "random", "--device", "cpu", "--output", tmp / "out.png", cwd=tmp)
+    lifetime = time.perf_counter() - began
+    assert proc.returncode == 0, proc.stderr
+    found = re.search(r"start-up (\S+) s \((.*)\)$", proc.stderr.splitlines()[0])
+    assert found, proc.stderr
+    phases = dict(part.rsplit(" ", 1) for part in found.group(2).split(", "))
+    assert list(phases) == ["imports", "checks", "images", "PyTorch", "weights", "network"]
+    assert float(found.group(1)) == pytest.approx(sum(map(float, phases.values())), abs=0.011)
+    assert 0 < float(found.group(1)) < lifetime

@@ -26,6 +26,7 @@ from .command_run import CommandLineRun, SideFiles
 from .exits import BAD_INPUT, EXIT_STATUS, INTERRUPTED
 from .memory import check_run
 from .options import execution_from
+from .phases import Phases
 from .plot import plot_losses
 from .progress import Progress, summary_line
 from .signals import Stop
@@ -51,17 +52,23 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
     # Everything cheap, before a framework is imported or any work starts. The configuration is
     # built there, once: from the content's size and what the weights are (which network, which
     # input convention: the layers, loss weights and rates follow from them).
+    phases = Phases()
+    phases.mark("imports")  # this program's own, before any framework
     config, weights = preflight.check_run(args)
+    phases.mark("checks")  # a weights file's headers and arrays included
     output = Path(args.output)
     resume: Optional[Checkpoint] = None
     if args.resume:
         resume, saved = checkpoints.load(args.resume, config)  # every field, against this run's sizes
     content_path, style_paths = input_paths(args)
     content, styles = load_rgb(content_path), [load_rgb(path) for path in style_paths]
+    phases.mark("images")
     backend_class = load_backend(args.backend)
+    phases.mark(backend_class.framework.split()[0])  # importing the framework
     preflight.check_backend(args, backend_class, prog)
     if not weights:  # a source, described by its network and convention: its arrays only now
         weights = load_weights(args.weights, args.network, args.seed, args.weights_convention)
+        phases.mark("weights")
     # The memory the run will need, from a model fitted to measured peaks, against what is free:
     # refused now, naming the largest size that fits, instead of killed later.
     check_run(backend_class, config, content, styles, device=args.device, precision=args.precision,
@@ -72,9 +79,10 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
     execution = execution_from(args)
     with backend_class.errors():  # building the network can run out of memory too
         backend = backend_class(weights, last_layer=config.last_layer, device=args.device, execution=execution)
+    phases.mark("network")  # the memory check included
     print(f"{backend.framework} on {backend.device} ({args.precision}, {framework_tools(args.backend).environment(backend)['threads']} threads); "
           f"weights {args.weights} ({weights.convention.name} convention); {config.describe()}"
-          + (f"; resuming after step {len(resume.records)}" if resume else ""), file=sys.stderr)
+          + (f"; resuming after step {len(resume.records)}" if resume else "") + f"; {phases.text()}", file=sys.stderr)
 
     files = SideFiles(prog)
     with Stop() as stop:  # from the first step on, Ctrl-C and SIGTERM wait for a step boundary
