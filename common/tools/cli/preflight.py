@@ -29,6 +29,7 @@ from common.registry import framework_tools
 from common.weights import Weights
 
 from ..io.downloads import sample_image
+from ..io.offline import check_downloads
 from ..io.pictures import check_image_file, check_image_path, check_writable, picture_size  # noqa: F401 - batch asks for it here
 from ..io.weights import SOURCES, check_spec, described
 from .options import Limit, at_least, check_limits, config_from, needs_content, not_negative, positive
@@ -201,6 +202,7 @@ def check_run(args: argparse.Namespace) -> tuple[TransferConfig, Weights]:
     check_spec(args.weights)
     check_inputs(args)
     check_distinct(args)
+    check_downloads(args.content, args.style, args.weights, args.network)  # all that is missing, in one line
     weights = weights_described(args)
     config = configure(args, weights, len(args.style) if args.style else 1)
     check_snapshots(args, config.total_steps)
@@ -222,6 +224,7 @@ def check_compare(args: argparse.Namespace) -> tuple[Path, TransferConfig, Weigh
     check_limits(args, COMPARE_LIMITS)
     check_spec(args.weights)
     check_inputs(args)
+    check_downloads(args.content, args.style, args.weights, args.network)
     weights = weights_described(args)
     config = configure(args, weights, len(args.style) if args.style else 1)
     if args.tabs and weights.network.name != "vgg19":
@@ -254,6 +257,7 @@ def check_batch(args: argparse.Namespace) -> Weights:
     if args.cpus_per_task == 0 and args.gpus_per_task == 0:
         raise UserError("a task needs some CPUs or GPUs: --cpus-per-task and --gpus-per-task are both 0")
     check_spec(args.weights)
+    check_downloads(None, None, args.weights, args.network, samples=False)
     return weights_described(args)
 
 

@@ -20,7 +20,25 @@ SAMPLES = {
 
 
 class DownloadError(UserError):
-    """A file that could not be fetched or failed its checksum."""
+    """A file that could not be fetched or failed its checksum; ``reason`` says why in a few words."""
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def reason_of(exc: Exception) -> str:
+    """Why a request failed, in a few words: requests' own text names the pool, the retries and the
+    nested cause, and would make a line of hundreds of characters."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "the proxy refused the connection"
+    text = str(exc)
+    if isinstance(exc, requests.ConnectionError) and "Name or service" not in text and "resolve" not in text \
+            and "name resolution" not in text:
+        return "no connection: " + ("refused" if "refused" in text.lower() else "the host cannot be reached")
+    return short_reason(exc)
 
 
 def cache_dir() -> Path:
@@ -46,7 +64,8 @@ def fetch(url: str, sha256: str, name: str) -> Path:
             return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name, path=target.parent,
                                        progressbar=False))
     except requests.RequestException as exc:  # connection, HTTP and timeout errors (OSErrors too)
-        raise DownloadError(f"cannot download {url}: {short_reason(exc)}") from None
+        reason = reason_of(exc)
+        raise DownloadError(f"cannot download {url}: {reason}", reason) from None
     except OSError as exc:
         raise DownloadError(f"cannot write the cache folder {target.parent}: {exc.strerror or exc}") from None
     except ValueError as exc:  # pooch's word for a checksum that does not match
@@ -59,7 +78,7 @@ def sample_image(role: str) -> Path:
     try:
         return fetch(_BASE + name, sha256, name)
     except DownloadError as exc:
-        raise DownloadError(f"no default {role} image ({exc}); pass --{role} FILE") from None
+        raise DownloadError(f"no default {role} image ({exc}); pass --{role} FILE", exc.reason) from None
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:

@@ -4,7 +4,9 @@ same file at the same time.
 
 The atomic write is written here: no well-kept library does just this (``atomicwrites`` is
 unmaintained; ``filelock`` and ``pooch`` lock and download, they do not replace files). The lock
-is ``filelock``'s, which works on every platform."""
+leaves no file behind: on POSIX it is an ``flock`` on a file that its holder removes before
+letting go (a waiter that then holds a removed file tries again); elsewhere ``filelock``'s, which
+removes its file on Windows."""
 from __future__ import annotations
 
 import contextlib
@@ -14,6 +16,11 @@ from pathlib import Path
 from typing import Iterator
 
 from filelock import FileLock
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 
 @contextlib.contextmanager
@@ -58,5 +65,26 @@ def exclusive(path: str | os.PathLike[str]) -> Iterator[None]:
     process waits, then finds the file the first one made."""
     lock = Path(f"{path}.lock")
     lock.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock)):
+    if fcntl is None:
+        with FileLock(str(lock)):
+            yield
+        return
+    while True:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                held = os.path.samestat(os.fstat(fd), os.stat(lock))
+            except FileNotFoundError:
+                held = False
+        except BaseException:  # Ctrl-C while waiting
+            os.close(fd)
+            raise
+        if held:
+            break
+        os.close(fd)  # the holder before removed this file: lock the one there now
+    try:
         yield
+    finally:
+        lock.unlink(missing_ok=True)  # while held: whoever waits on it sees it gone and tries again
+        os.close(fd)
