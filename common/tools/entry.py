@@ -83,3 +83,7 @@ def compare() -> int:
 
 def bench() -> int:
     return start("style-transfer-bench", "common.tools.bench.main")
+
+
+def web() -> int:
+    return start("style-transfer-web", "common.tools.web.main")
