@@ -80,8 +80,9 @@ def build_parser() -> OneLineParser:
     q = add["quality"]
     q.add_argument("--sizes", nargs="+", type=size_arg, default=[(300, 450)], metavar="HxW", help="sizes to race at")
     q.add_argument("--steps", type=whole, default=500, help="the chapter recipe's Adam steps, which set the bar")
-    q.add_argument("--set", choices=("methods", "scales"), default="methods",
-                   help="race the methods, or --recipe fast with one coarse-to-fine choice changed at a time")
+    q.add_argument("--set", choices=("methods", "scales", "recipes"), default="methods",
+                   help="race the methods; or --recipe fast with one coarse-to-fine choice changed at a time; or "
+                        "recipes: each recipe as a user runs it, whole process, at its own defaults")
     q.add_argument("--cap", type=real, default=0.25,
                    help="stop a method that has not reached the chapter's picture loss by CAP x its time")
     q.add_argument("--weights", default="random",
@@ -138,8 +139,13 @@ def _speed(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
 
 
 def _quality(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
-    from . import quality
+    from . import quality, recipes
+    from .processes import in_processes
 
+    if args.set == "recipes":
+        results, skipped = in_processes("recipes", args, warn)
+        print(recipes.table(results))
+        return {"results": results, "skipped": skipped}
     numbers = quality.run_all(args, warn)
     print(quality.table(numbers["results"]))
     return numbers

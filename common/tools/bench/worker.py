@@ -8,7 +8,7 @@ import sys
 from typing import Optional, Sequence
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    from . import memory, quality, speed
+    from . import memory, quality, recipes, speed
 
     job = json.loads((argv or sys.argv[1:])[0])
     args = argparse.Namespace(**job["args"])
@@ -16,7 +16,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     def warn(text: str) -> None:
         print(f"bench.py: {text}", file=sys.stderr, flush=True)
 
-    work = {"speed": speed.worker, "quality": quality.worker, "memory": memory.worker}[job["kind"]]
+    work = {"speed": speed.worker, "quality": quality.worker, "memory": memory.worker,
+            "recipes": recipes.worker}[job["kind"]]
     print(json.dumps(work(job["backend"], tuple(job["size"]), args, warn)))
     return 0
 
