@@ -103,15 +103,74 @@ class Painter:
         return self._made[key]
 
 
-def sheet(rows: Sequence[tuple[str, Sequence[Picture]]], label: int = 14) -> Image.Image:
-    """A row per backend, a caption under each picture."""
+def sheet(rows: Sequence[tuple[str, Sequence[Picture]]], label: int = 14, banner: str = "") -> Image.Image:
+    """A row per backend, a caption under each picture; ``banner`` across the top of each."""
     height, width = rows[0][1][0].image.shape[:2]
     cols = max(len(pictures) for _, pictures in rows)
     grid = Image.new("RGB", (cols * width, len(rows) * (height + label)), "white")
     draw = ImageDraw.Draw(grid)
     for r, (backend, pictures) in enumerate(rows):
         for c, picture in enumerate(pictures):
-            grid.paste(Image.fromarray(to_uint8(picture.image)), (c * width, r * (height + label)))
+            tile = Image.fromarray(to_uint8(picture.image))
+            if banner:
+                from show import banner as with_banner
+
+                tile = with_banner(tile, banner)
+            grid.paste(tile, (c * width, r * (height + label)))
             draw.text((c * width + 2, r * (height + label) + height + 1), f"{backend}: {picture.variant.caption}",
                       fill="black")
     return grid
+
+
+def distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute pixel difference (0-1) of two (H, W, 3) pictures."""
+    return float(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64)).mean())
+
+
+def colour_gap(a: np.ndarray, b: np.ndarray) -> float:
+    """How far apart two pictures' mean colours are (RGB, 0-1)."""
+    return float(np.linalg.norm(np.asarray(a, np.float64).reshape(-1, 3).mean(0) - np.asarray(b, np.float64).reshape(-1, 3).mean(0)))
+
+
+def reading(exercise: str, pictures: Sequence[Picture], photo: np.ndarray, painting: np.ndarray) -> str:
+    """What one backend's pictures of ``exercise`` show, in sentences built from their numbers:
+    which picture is nearest the photo (pixels, content loss) and the painting (mean colour,
+    style loss), and whether the chapter's expectation holds here."""
+    by = {p.variant.caption: p for p in pictures}
+
+    def best(key, low=True):
+        ranked = sorted(pictures, key=key, reverse=not low)
+        return ranked[0].variant.caption
+
+    lines = []
+    if exercise in ("style layers", "content layer", "loss weights"):
+        near_photo = best(lambda p: distance(p.image, photo))
+        near_colour = best(lambda p: colour_gap(p.image, painting))
+        lowest_style = best(lambda p: p.terms.style)
+        lines.append(f"nearest the photo pixel by pixel: **{near_photo}** "
+                     f"({distance(by[near_photo].image, photo):.3f}); nearest the painting's mean colour: "
+                     f"**{near_colour}** ({colour_gap(by[near_colour].image, painting):.3f}); lowest style loss at "
+                     f"the default five layers: **{lowest_style}**")
+    if exercise == "style layers":
+        shallow, deep = pictures[0], pictures[-1]
+        holds = colour_gap(shallow.image, painting) < colour_gap(deep.image, painting)
+        lines.append(f"the shallow layers take the painting's colours {'more' if holds else 'less'} closely than the "
+                     f"deep ones ({colour_gap(shallow.image, painting):.3f} against {colour_gap(deep.image, painting):.3f})"
+                     + ("" if holds else ": not what the chapter's reasoning predicts, at this size and length"))
+    if exercise == "content layer":
+        shallow, deep = pictures[0], pictures[-1]
+        holds = distance(shallow.image, photo) < distance(deep.image, photo)
+        lines.append(f"a shallow content layer keeps the photo {'more' if holds else 'less'} closely than a deep one "
+                     f"(pixel distance {distance(shallow.image, photo):.3f} against {distance(deep.image, photo):.3f})"
+                     + ("" if holds else ": not what the chapter's reasoning predicts, at this size and length"))
+    if exercise == "loss weights":
+        base = by["default weights"].terms
+        for caption, term, word in (("content x 10", "content", "content"), ("style x 10", "style", "style"),
+                                    ("TV x 10", "tv", "total-variation")):
+            value = getattr(by[caption].terms, term)
+            lines.append(f"{caption}: {word} loss {value:.4g} against {getattr(base, term):.4g} with the default "
+                         f"weights ({'lower, as expected' if value < getattr(base, term) else 'not lower'})")
+    if exercise == "other images":
+        lines.append("; ".join(f"{p.variant.caption}: content {p.terms.content:.4g}, style {p.terms.style:.4g}"
+                               for p in pictures))
+    return "; ".join(lines)

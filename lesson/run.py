@@ -1,11 +1,14 @@
 """Build the lesson notebook from its text source and run it: ``lesson/style_transfer.py``
-(jupytext percent, the one to edit) -> ``lesson/style_transfer.ipynb`` (built, no outputs) ->
-an executed copy with every number and picture.
+(jupytext percent, the one to edit) -> the executed notebook, every number and picture in it.
 
-    python lesson/run.py                                   # small and quick: about a minute
-    python lesson/run.py --size 200x300 --steps 100 --out lesson/executed.ipynb   # the prettier pictures
+    python lesson/run.py --weights FILE           # the committed lesson/style_transfer.ipynb: 200x300, both frameworks
+    python lesson/run.py --size 64x96 --steps 10 --loop-steps 6 --out /tmp/quick.ipynb   # small and quick
+    python lesson/run.py --build-only             # the notebook without outputs, to check it opens
 
-The settings reach the notebook as LESSON_* environment variables of its kernel."""
+The network is the chapter's ImageNet VGG-19 (``--weights imagenet``, downloaded once by
+torchvision); ``--weights FILE`` takes any weights file the project reads; ``--weights random``
+is a smoke run, with a banner on every picture. What is missing offline is said in one line
+before a kernel starts. The settings reach the notebook as LESSON_* environment variables."""
 from __future__ import annotations
 
 import argparse
@@ -15,7 +18,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 SOURCE, BUILT = HERE / "style_transfer.py", HERE / "style_transfer.ipynb"
+if str(ROOT) not in sys.path:  # run as a script, the project's packages are beside this folder
+    sys.path.insert(0, str(ROOT))
 
 
 def build():
@@ -25,14 +31,7 @@ def build():
     return jupytext.read(SOURCE)
 
 
-def write_built() -> Path:
-    import jupytext
-
-    jupytext.write(build(), BUILT)
-    return BUILT
-
-
-def execute(settings: dict[str, str], timeout: int = 1800):
+def execute(settings: dict[str, str], timeout: int = 3600):
     """The built notebook, executed in a fresh kernel at the repository root."""
     from nbclient import NotebookClient
 
@@ -41,7 +40,7 @@ def execute(settings: dict[str, str], timeout: int = 1800):
     os.environ.update(settings)  # the kernel inherits this process's environment
     try:
         NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(HERE.parent)}}).execute()
+                       resources={"metadata": {"path": str(ROOT)}}).execute()
     finally:
         for key, value in saved.items():
             if value is None:
@@ -51,29 +50,53 @@ def execute(settings: dict[str, str], timeout: int = 1800):
     return notebook
 
 
+def resolve(args: argparse.Namespace) -> dict[str, str]:
+    """The photo, the painting and the weights, fetched and checked here so that what is missing
+    is one line from this process, not a traceback from a kernel (UserError)."""
+    from common.tools.io.downloads import sample_image
+    from common.tools.io.weights import check_spec, load_weights
+
+    content = Path(args.content).resolve() if args.content else sample_image("content")
+    style = Path(args.style).resolve() if args.style else sample_image("style")
+    check_spec(args.weights)
+    load_weights(args.weights)  # a source downloads and caches here: the kernel then reads the cache
+    spec = args.weights if args.weights in ("imagenet", "gluon", "random") else str(Path(args.weights).resolve())
+    return {"LESSON_CONTENT": str(content), "LESSON_STYLE": str(style), "LESSON_WEIGHTS": spec}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lesson/run.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--size", default="64x96", help="HxW of every picture (default 64x96)")
-    p.add_argument("--steps", type=int, default=10, help="L-BFGS evaluations per exercise picture (default 10)")
-    p.add_argument("--loop-steps", type=int, default=6, help="Adam steps of the two plain loops (default 6)")
-    p.add_argument("--weights", help="a trained VGG weights file (default: $STYLE_TRANSFER_TEST_WEIGHTS)")
+    p.add_argument("--size", default="200x300", help="HxW of every picture (default 200x300)")
+    p.add_argument("--steps", type=int, default=30, help="L-BFGS evaluations per exercise picture (default 30)")
+    p.add_argument("--loop-steps", type=int, default=30, help="Adam steps of the two plain loops (default 30)")
+    p.add_argument("--weights", default="imagenet",
+                   help="imagenet (the chapter's VGG-19, the default), a weights file, or random (a smoke run)")
     p.add_argument("--content", help="the photo (default: the chapter's, downloaded)")
     p.add_argument("--style", help="the painting (default: the chapter's, downloaded)")
-    p.add_argument("--out", default=str(HERE / "executed.ipynb"), help="the executed notebook")
-    p.add_argument("--build-only", action="store_true", help="write lesson/style_transfer.ipynb and stop")
+    p.add_argument("--pictures", help="a folder to write the exercises' pictures to, as exercise-*.jpg")
+    p.add_argument("--out", default=str(BUILT), help="the executed notebook (default lesson/style_transfer.ipynb)")
+    p.add_argument("--build-only", action="store_true", help="write the notebook without outputs to --out and stop")
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    write_built()
-    if args.build_only:
-        return 0
-    settings = {"LESSON_SIZE": args.size, "LESSON_STEPS": str(args.steps), "LESSON_LOOP_STEPS": str(args.loop_steps)}
-    for key, value in (("LESSON_WEIGHTS", args.weights), ("LESSON_CONTENT", args.content), ("LESSON_STYLE", args.style)):
-        if value:
-            settings[key] = str(Path(value).resolve())
     import nbformat
+
+    if args.build_only:
+        nbformat.write(build(), args.out)
+        return 0
+    from common.errors import UserError
+
+    try:
+        settings = resolve(args)
+    except UserError as exc:
+        print(f"lesson/run.py: {exc}", file=sys.stderr)
+        return 2
+    settings.update({"LESSON_SIZE": args.size, "LESSON_STEPS": str(args.steps),
+                     "LESSON_LOOP_STEPS": str(args.loop_steps)})
+    if args.pictures:
+        settings["LESSON_PICTURES"] = str(Path(args.pictures).resolve())
     from nbclient.exceptions import CellExecutionError
 
     try:

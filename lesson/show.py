@@ -44,3 +44,29 @@ def jpeg(image: Image.Image, quality: int = 85) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def banner(image: Image.Image, text: str) -> Image.Image:
+    """The picture with ``text`` across its top on red: for pictures of random weights."""
+    from PIL import ImageDraw
+
+    out = image.convert("RGB").copy()
+    draw = ImageDraw.Draw(out)
+    draw.rectangle((0, 0, out.width, 13), fill=(200, 0, 0))
+    draw.text((3, 1), text, fill="white")
+    return out
+
+
+def row(pictures: Sequence[tuple[str, "object"]], label: int = 14) -> Image.Image:
+    """(caption, (H, W, 3) array in [0, 1]) pictures side by side, a caption under each."""
+    import numpy as np
+    from PIL import ImageDraw
+
+    tiles = [Image.fromarray((np.clip(p, 0, 1) * 255 + 0.5).astype("uint8")) for _, p in pictures]
+    out = Image.new("RGB", (sum(t.width for t in tiles), max(t.height for t in tiles) + label), "white")
+    draw, x = ImageDraw.Draw(out), 0
+    for (caption, _), tile in zip(pictures, tiles):
+        out.paste(tile, (x, 0))
+        draw.text((x + 2, tile.height + 1), caption, fill="black")
+        x += tile.width
+    return out

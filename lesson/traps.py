@@ -171,8 +171,9 @@ def transpose_copies() -> dict[str, object]:
 
 
 def maxpool_gradient() -> dict[bool, float]:
-    """The largest error of MXNet's MaxPool2D gradient against NumPy's, recording with
-    ``train_mode`` True and False (MXNet 1.9.1 with oneDNN gets the second wrong)."""
+    """The largest error of MXNet's MaxPool2D gradient against NumPy's, recording and
+    differentiating with ``train_mode`` True and False (MXNet 1.9.1 with oneDNN gets the second
+    wrong). ``autograd.record()``'s default is True, the chapter's mode."""
     _mxnet()
     from mxnet import autograd, gluon, np
 
@@ -191,7 +192,8 @@ def maxpool_gradient() -> dict[bool, float]:
         x.attach_grad()
         with autograd.record(train_mode=train_mode):
             loss = (pool(x) ** 2).sum()
-        loss.backward()
+        # backward() in the recording's own mode: record()'s docstring calls any other undefined.
+        loss.backward(train_mode=train_mode)
         errors[train_mode] = float(onp.abs(x.grad.asnumpy() - expected).max())
     return errors
 
@@ -337,3 +339,118 @@ def devices() -> dict[str, object]:
 
     return {"mxnet": f"{mx.cpu()} / mx.gpu(0); {mx.context.num_gpus()} GPU(s)",
             "torch": f"{torch.device('cpu')} / torch.device('cuda', 0); {torch.cuda.device_count()} GPU(s)"}
+
+
+# --- what the lesson states, each shown -----------------------------------------------------------
+
+def feature_counts() -> dict[str, int]:
+    """Children of each zoo's ``vgg19().features``: Gluon appends the classifier's Dense and
+    Dropout layers to its 37 convolution, ReLU and pooling layers; torchvision keeps them apart."""
+    _mxnet()
+    import torchvision
+    from mxnet.gluon.model_zoo import vision
+
+    gluon_features = vision.vgg19(pretrained=False).features
+    return {"Gluon vgg19().features": len(gluon_features),
+            "of them Dense or Dropout": sum(type(b).__name__ in ("Dense", "Dropout") for b in gluon_features),
+            "torchvision vgg19().features": len(torchvision.models.vgg19(weights=None).features)}
+
+
+def lazy_shapes() -> dict[str, object]:
+    """torch's ``LazyConv2d`` defers its input channels to the first call, as a Gluon layer built
+    without ``in_channels`` does."""
+    import torch
+
+    conv = torch.nn.LazyConv2d(64, kernel_size=3, padding=1)
+    before = type(conv.weight).__name__
+    conv(torch.zeros(1, 3, 8, 8))
+    return {"torch LazyConv2d before": before, "torch LazyConv2d after": tuple(conv.weight.shape)}
+
+
+def chapter_torch_tab_reads() -> dict[int, str]:
+    """What the chapter's PyTorch tab really stores at its indices [0, 5, 10, 19, 28] and [25]
+    (conv outputs): its loop keeps ``X`` after each layer of torchvision's VGG-19, whose
+    ``ReLU(inplace=True)`` then overwrites every kept conv output but the last layer run."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    net = torchvision.models.vgg19(weights=None).features[:29]
+    x = torch.rand(1, 3, 32, 32)
+    kept, y = {}, x
+    with torch.no_grad():
+        for i, layer in enumerate(net):  # the chapter's extract_features, as written
+            y = layer(y)
+            if i in (0, 5, 10, 19, 28, 25):
+                kept[i] = y
+        conv_out = {}
+        y = x
+        for i, layer in enumerate(net):  # the same network with the ReLUs not in place
+            y = torch.relu(y) if isinstance(layer, torch.nn.ReLU) else layer(y)
+            conv_out[i] = y
+    return {i: "conv output, as asked" if torch.equal(kept[i], conv_out[i]) else
+            ("ReLU output: overwritten in place" if torch.equal(kept[i], torch.relu(conv_out[i])) else "other")
+            for i in sorted(kept)}
+
+
+def np_views() -> dict[str, object]:
+    """``mxnet.np``'s documented view and product without a copy: ``reshape_view`` shares its
+    array's memory, and ``npx.batch_dot(a, b, transpose_b=True)`` multiplies by a transpose
+    without making it."""
+    _mxnet()
+    from mxnet import np, npx
+
+    x = np.zeros((2, 3))
+    x.reshape_view(3, 2)[0, 0] = 1.0
+    copied = x.reshape(3, 2)
+    copied[0, 1] = 1.0
+    f = np.array(onp.random.default_rng(0).random((64, 500), onp.float32))
+    batched = npx.batch_dot(f[None], f[None], transpose_b=True)[0]
+    chapter = np.dot(f, f.T)
+    return {"writing x.reshape_view(3, 2) changed x": bool(x[0, 0] == 1.0),
+            "writing x.reshape(3, 2) changed x": bool(x[0, 1] == 1.0),
+            "npx.batch_dot(f, f, transpose_b=True) against np.dot(f, f.T), relative difference":
+                float(onp.abs((batched - chapter).asnumpy()).max() / onp.abs(chapter.asnumpy()).max())}
+
+
+def late_errors() -> dict[str, str]:
+    """Where each framework raises an operator's error: MXNet's engine runs the operator after the
+    call has returned, so the error comes at the next read; PyTorch raises at the line."""
+    _mxnet()
+    import torch
+    from mxnet import np
+
+    seen = {}
+    try:
+        b = np.random.normal(0, -1, size=(2, 2))  # a negative scale: invalid
+        seen["MXNet, the failing line"] = "returned"
+        b.asnumpy()
+        seen["MXNet, the next read"] = "returned"
+    except Exception as exc:  # MXNet maps the operator's error to a Python type (here ValueError)
+        seen["MXNet, the next read"] = f"raised {type(exc).__name__}"
+    try:
+        torch.normal(0.0, -1.0, size=(2, 2))
+        seen["PyTorch, the failing line"] = "returned"
+    except Exception as exc:
+        seen["PyTorch, the failing line"] = f"raised {type(exc).__name__}"
+    return seen
+
+
+def schedulers(updates: int = 7, step: int = 3, factor: float = 0.5) -> dict[str, list[float]]:
+    """The rate of each update under Gluon's ``FactorScheduler(step, factor)``, which the Trainer
+    calls with the update's 1-based count, and under torch's ``StepLR`` stepped after each update."""
+    _mxnet()
+    import torch
+    from mxnet import lr_scheduler
+
+    decay = lr_scheduler.FactorScheduler(step=step, factor=factor, base_lr=0.3)
+    gluon_rates = [decay(t) for t in range(1, updates + 1)]
+    w = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.3)
+    steplr = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step, gamma=factor)
+    torch_rates = []
+    for _ in range(updates):
+        torch_rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        steplr.step()
+    return {"Gluon FactorScheduler": gluon_rates, "torch StepLR": torch_rates}
