@@ -228,3 +228,26 @@ def test_the_header_says_where_start_up_went(files):
     assert list(phases) == ["imports", "checks", "images", "PyTorch", "weights", "network"]
     assert float(found.group(1)) == pytest.approx(sum(map(float, phases.values())), abs=0.011)
     assert 0 < float(found.group(1)) < lifetime
+
+
+def test_the_fast_recipe_stops_each_size_by_its_rule_and_says_why(files):
+    """--recipe fast ends a size once its loss improved by less than 10 % over 3 steps; the summary
+    names each size that ended so; --plateau-window 0 runs every step."""
+    tmp, content, style = files
+    common = ["--content", content, "--style", style, "--weights", "random", "--device", "cpu", "--size", 64, 96,
+              "--steps", 40, "--scale-steps", 40, "--output", tmp / "o.png", "--log", tmp / "log.jsonl"]
+    proc = in_process("run", "--recipe", "fast", *common, cwd=tmp)
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in (tmp / "log.jsonl").read_text().splitlines()]
+    assert len(records) < 80
+    said = re.findall(r"size (\d) \(\d+x\d+\) done after (\d+) steps: its loss improved (\S+) % in the last 3 "
+                      r"\(less than 10 %\)", proc.stdout)
+    for size, steps, gain in said:
+        here = [r["total"] for r in records if r["size_index"] == int(size)]
+        assert len(here) == int(steps) and float(gain) < 10
+        assert (min(here[:-3]) - min(here)) / min(here[:-3]) == pytest.approx(float(gain) / 100, abs=5e-4)
+    assert said and {int(s) for s, _, _ in said} | {r["size_index"] for r in records if
+                                                   sum(q["size_index"] == r["size_index"] for q in records) == 40} == {1, 2}
+    proc = in_process("run", "--recipe", "fast", "--plateau-window", 0, *common, "--steps", 6, "--scale-steps", 6, cwd=tmp)
+    assert proc.returncode == 0 and "done after" not in proc.stdout
+    assert len((tmp / "log.jsonl").read_text().splitlines()) == 12
