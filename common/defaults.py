@@ -22,13 +22,14 @@ class ConventionDefaults:
 # levels, so the rates are r times the chapter's (the same steps in the picture); a content loss
 # (a mean of squared features) is about r^2 larger, a style loss (of Gram matrices) r^4 and total
 # variation (on the network's input) r, which would make the chapter's balance style 1e4 / r^2 =
-# 3.0 and TV 10 r = 574. Measured on the trained VGG-16 (the chapter's photo and painting,
-# 150x225, 60 L-BFGS evaluations, style 0.3 to 300 x TV 5.7 to 574: docs/weights.md): TV 574
-# blurs the picture flat, 5.7 lets the style's noise through; style 3 with TV 57 keeps the
-# mountain and takes the painting's colours and strokes.
+# 3.0 and TV 10 r = 574. TV 0, by looking at the pictures with a texture guard (docs/gallery.md:
+# the trained VGG-16, two photo-and-painting pairs, 300x450, --recipe fast and L-BFGS): any TV
+# weight left the picture smoother than the photo itself (TV 57: local variation 0.015 and 0.005
+# against the photos' 0.029; TV 2: 0.035 and 0.019), TV 0 carries the painting's texture (0.068
+# against autumn-oak's 0.064) and keeps the content. Style 3 is kept: style 10 changed less.
 DEFAULTS: dict[str, ConventionDefaults] = {
     "torchvision": ConventionDefaults(LossWeights(), 0.3, 0.05),
-    "caffe": ConventionDefaults(LossWeights(content=1.0, style=3.0, tv=57.0), 17.2, 2.87),
+    "caffe": ConventionDefaults(LossWeights(content=1.0, style=3.0, tv=0.0), 17.2, 2.87),
 }
 
 

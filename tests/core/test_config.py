@@ -172,7 +172,7 @@ def test_unset_options_take_the_weights_conventions_defaults():
     config = config_from(_run_options(), weights=Weights(network=VGG16, convention=CAFFE))
     assert config.network == "vgg16" and config.content_layers == VGG16.default_content_layers
     assert (config.schedule.lr, config.scales.lr) == (17.2, 2.87)
-    assert (config.loss_weights.content, config.loss_weights.style, config.loss_weights.tv) == (1.0, 3.0, 57.0)
+    assert (config.loss_weights.content, config.loss_weights.style, config.loss_weights.tv) == (1.0, 3.0, 0.0)
     assert config_from(_run_options("--lr", "0.5"), weights=Weights(network=VGG16, convention=CAFFE)).schedule.lr == 0.5
 
 
