@@ -54,6 +54,7 @@ PARSERS: dict[str, Callable[[Sequence[str]], argparse.Namespace]] = {
     "scripts/compare.py": _plain("common.tools.compare.main"),
     "scripts/bench.py": _bench,
     "scripts/pictures.py": _plain("common.tools.gallery.main"),
+    "scripts/web.py": _plain("common.tools.web.main"),
     "lesson/run.py": _plain("lesson.run"),
 }
 

@@ -56,14 +56,14 @@ def test_side_by_side_start_live_stop_resume_download(page_url, tmp_path):
     requests = []
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900}, accept_downloads=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 800}, accept_downloads=True)
         page.on("request", lambda r: requests.append(r.url))
         page.on("websocket", lambda ws: requests.append(ws.url))
         page.goto(page_url)
         page.wait_for_selector("#status:has-text('ready')")
         page.set_input_files("#content", str(content))
         page.set_input_files("#styles", str(style))
-        page.wait_for_selector("#uploads:has-text('paintings:')")
+        page.wait_for_function("state.content && state.styles.length === 1")  # both uploads answered
         page.select_option("[name=backend]", "both")
         page.select_option("#weights", "random")
         page.fill("[name='--size']", size)
@@ -83,8 +83,12 @@ def test_side_by_side_start_live_stop_resume_download(page_url, tmp_path):
         page.wait_for_selector("#run-torch[data-ended=finished]", timeout=30000)
         page.wait_for_selector("#run-mxnet[data-ended=finished]", timeout=30000)
         assert int(page.get_attribute("#diff", "data-step")) == steps
+        latency = sorted(page.evaluate("state.latency"))
+        print(f"step to page: median {1000 * latency[len(latency) // 2]:.1f} ms, slowest {1000 * latency[-1]:.1f} ms "
+              f"over {len(latency)} steps; page {page.evaluate('document.documentElement.outerHTML.length')} chars")
+        assert latency[len(latency) // 2] < 0.5  # live: a step reaches the page at once
         if SHOT:
-            page.screenshot(path=SHOT, type="jpeg", quality=80, full_page=True)
+            page.screenshot(path=SHOT, type="jpeg", quality=80)
         with page.expect_download() as download:
             page.click("#run-mxnet .files a:has-text('picture.png')")
         assert download.value.path().read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

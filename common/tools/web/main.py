@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -60,9 +62,17 @@ async def _serve(server, host: str, port: int) -> None:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     bound = site._server.sockets[0].getsockname()[1] if port == 0 else port  # type: ignore[union-attr]
     shown_host = f"[{host}]" if ":" in host else host
+    # Signals through the loop from now on: raised as KeyboardInterrupt inside the loop's
+    # machinery, one could be swallowed there (seen: the server went on serving).
+    stopped, loop = asyncio.Event(), asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stopped.set)
+        except NotImplementedError:  # Windows: Ctrl-C stays a KeyboardInterrupt
+            pass
     print(f"{PROG}: serving http://{shown_host}:{bound}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
-        await asyncio.Event().wait()
+        await stopped.wait()
     finally:
         await runner.cleanup()
 
@@ -86,18 +96,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     server = Server(root, Limits(int(args.max_upload_mb * 2**20), args.max_pixels, offered))
     try:
-        asyncio.run(_serve(server, args.host, args.port))
+        try:
+            asyncio.run(_serve(server, args.host, args.port))
+        except KeyboardInterrupt:  # before the loop took the signals over
+            pass
+        server.stop_all()  # the tabs still open; those closed by the shutdown stopped their own
+        for thread in threading.enumerate():
+            if thread.name.startswith("web-"):  # a run: it stops at its next step boundary
+                thread.join(timeout=60)
+        print(f"{PROG}: stopped; every run stopped at a step boundary", file=sys.stderr)
+        return INTERRUPTED
     except UserError as exc:
         print(f"{PROG}: error: {shown(exc)}", file=sys.stderr)
         return BAD_INPUT
-    except KeyboardInterrupt:
-        sessions = server.stop_all()
-        for session in sessions:
-            for job in session.jobs.values():
-                job.thread.join(timeout=30)
-        print(f"{PROG}: stopped; every run stopped at a step boundary", file=sys.stderr)
-        return INTERRUPTED
     finally:
         if not args.folder:
             shutil.rmtree(root, ignore_errors=True)
-    return 0

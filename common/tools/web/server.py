@@ -14,9 +14,11 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
+from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
@@ -55,8 +57,8 @@ class Session:
 
     def send(self, msg: dict) -> None:
         """From any thread."""
-        if not self.closed:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, msg)
+        if not self.closed:  # "sent": the page measures how long a step takes to reach it
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, {**msg, "sent": time.time()})
 
     def running(self) -> bool:
         return any(job.thread.is_alive() for job in self.jobs.values())
@@ -159,7 +161,7 @@ class Server:
 
     async def upload(self, request: web.Request) -> web.Response:
         session = self._session(request)
-        name = _name(request.headers.get("X-File-Name", "upload"))
+        name = _name(unquote(request.headers.get("X-File-Name", "upload")))
         suffix = Path(name).suffix.lower()
         if suffix not in SUFFIXES:
             return web.json_response({"error": f"{name}: not a picture file ({', '.join(sorted(SUFFIXES))})"})

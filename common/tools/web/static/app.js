@@ -2,7 +2,7 @@
 // second; the page draws the curves itself (no library, nothing fetched from elsewhere).
 "use strict";
 const $ = (s) => document.querySelector(s);
-const state = { token: null, content: null, styles: [], runs: {}, diff: [] };
+const state = { token: null, content: null, styles: [], runs: {}, diff: [], latency: [] };
 const ws = new WebSocket(`ws://${location.host}/ws`);
 const TERMS = { content: "#2a7", style: "#c52", tv: "#77c", total: "#222" };
 
@@ -122,11 +122,15 @@ ws.onmessage = (event) => {
     $("#weights").innerHTML = "";
     for (const name of m.weights) $("#weights").append(new Option(name, name));
     $("#status").textContent = `ready (uploads up to ${m.max_upload_mb} MiB, ${m.max_pixels.toLocaleString()} pixels)`;
-  } else if (m.type === "verdict" || m.type === "started") {
-    say(`${m.run}: ${m.text || m.framework + "; " + m.describe}`);
+  } else if (m.type === "verdict") {
+    say(`${m.run}: ${m.text}`);
+  } else if (m.type === "started") {
+    say(`${m.run}: ${m.framework} started, ${m.planned} steps`);
+    box.title = m.describe;
   } else if (m.type === "step") {
     const run = state.runs[m.run];
     run.records.push(m);
+    state.latency.push(Date.now() / 1000 - m.sent);  // from the step's end to the page
     if (m.image) box.querySelector("img").src = m.image;
     box.querySelector(".stats").textContent = `size ${m.size_index} (${m.height}×${m.width}) · step ${m.step} of ${m.planned} · ` +
       `loss ${fmt(m.total)} (content ${fmt(m.content)}, style ${fmt(m.style)}, tv ${fmt(m.tv)}) · ` +
