@@ -299,3 +299,15 @@ def test_expected_run_times_are_their_steps_times_seconds_per_step():
     assert len(rows) >= 3, rows
     for minutes, seconds, steps in rows:
         assert int(minutes) == round(float(seconds) * int(steps) / 60), (minutes, seconds, steps)
+
+
+# A file of the project named in a page's text (a test, a module, a script) exists: a moved test
+# file otherwise leaves the pages pointing at nothing.
+NAMED_FILE = re.compile(r"(?<![\w./-])((?:tests|common|backends|scripts|lesson)/[\w/]+\.py)\b")
+
+
+def test_every_project_file_a_page_names_exists():
+    missing = [f"{page.relative_to(ROOT)}: {name}" for page in PAGES
+               for name in sorted(set(NAMED_FILE.findall(outside_code_blocks(page))))
+               if not (ROOT / name).exists()]
+    assert missing == [], missing
