@@ -4,7 +4,8 @@ included) — against the chapter's 500 steps, judged by one independent loss of
 
 The judge is this worker's own backend (fp32), which reads the PNG each run wrote and computes
 its loss with the targets of the picture's size and the objective's weights; the runs never see
-it. Two objectives: the convention's default weights, and the same with the TV weight at 0."""
+it. Two objectives: the convention's default weights, and the same with the TV weight at 0 (one
+where the default TV weight is 0)."""
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Cal
         common += ["--network", args.network]
     out: dict = {}
     with tempfile.TemporaryDirectory() as folder:
-        for objective, weights_of in (("default weights", defaults.loss_weights),
-                                      ("TV weight 0", replace(defaults.loss_weights, tv=0.0))):
+        objectives = {"default weights": defaults.loss_weights, "TV weight 0": replace(defaults.loss_weights, tv=0.0)}
+        if defaults.loss_weights.tv == 0:  # the Caffe convention's default is TV 0 already: one objective
+            objectives.pop("TV weight 0")
+        for objective, weights_of in objectives.items():
             config = TransferConfig(size=size, network=weights.network.name, loss_weights=weights_of)
             _, targets = compute_targets(judge, *prepare_inputs(content, [style], size, config), config)
             objective_flags = [] if objective == "default weights" else ["--tv-weight", "0"]
