@@ -54,11 +54,14 @@ def resolve(args: argparse.Namespace) -> dict[str, str]:
     """The photo, the painting and the weights, fetched and checked here so that what is missing
     is one line from this process, not a traceback from a kernel (UserError)."""
     from common.tools.io.downloads import sample_image
+    from common.tools.io.offline import check_downloads
     from common.tools.io.weights import check_spec, load_weights
 
+    check_spec(args.weights)
+    # Every missing piece in one line, before torchvision's loader can print a line of its own.
+    check_downloads(args.content, [args.style] if args.style else None, args.weights, "vgg19")
     content = Path(args.content).resolve() if args.content else sample_image("content")
     style = Path(args.style).resolve() if args.style else sample_image("style")
-    check_spec(args.weights)
     load_weights(args.weights)  # a source downloads and caches here: the kernel then reads the cache
     spec = args.weights if args.weights in ("imagenet", "gluon", "random") else str(Path(args.weights).resolve())
     return {"LESSON_CONTENT": str(content), "LESSON_STYLE": str(style), "LESSON_WEIGHTS": spec}

@@ -33,9 +33,20 @@ def _committed():
 
 
 def structure(notebook) -> list[list[tuple[str, ...]]]:
-    """Per code cell, the kind of each output: its type and, for rich ones, its formats."""
-    return [[(out.output_type, *sorted(out.get("data", {}))) for out in cell.outputs]
-            for cell in notebook.cells if cell.cell_type == "code"]
+    """Per code cell, the kind of each output: its type and, for rich ones, its formats. Printed
+    text counts once between rich outputs: how the kernel splits it into stream outputs depends on
+    when stdout and stderr were flushed, not on the source."""
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        kinds: list[tuple[str, ...]] = []
+        for out in cell.outputs:
+            kind = (out.output_type, *sorted(out.get("data", {})))
+            if not (kind == ("stream",) and kinds and kinds[-1] == kind):
+                kinds.append(kind)
+        cells.append(kinds)
+    return cells
 
 
 def rendered_problems(notebook) -> list[str]:
