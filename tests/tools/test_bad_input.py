@@ -350,6 +350,11 @@ def test_gpu_without_a_usable_gpu_is_refused_before_the_weights(tmp, backend_nam
     if gpu_usable(backend_name)[0]:
         pytest.skip("a GPU is usable here")
     monkeypatch.setenv("STYLE_TRANSFER_CACHE", str(tmp / "cache"))
+    # torchvision's file where its loader keeps it, never read: offline, a missing one is said first
+    hub = tmp / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / "vgg19-dcbb9e9d.pth").write_bytes(b"")
+    monkeypatch.setenv("TORCH_HOME", str(tmp / "torch"))
     status, lines = call(RUN, ["--backend", backend_name, "--device", "gpu", "--content", tmp / "content.png",
                                "--style", tmp / "style.png", "--weights", "imagenet", "--output", tmp / "out.png"],
                          capsys)

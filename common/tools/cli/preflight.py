@@ -202,9 +202,13 @@ def check_run(args: argparse.Namespace) -> tuple[TransferConfig, Weights]:
     check_spec(args.weights)
     check_inputs(args)
     check_distinct(args)
-    check_downloads(args.content, args.style, args.weights, args.network)  # all that is missing, in one line
     weights = weights_described(args)
+    late = not needs_content(args)  # the numbers are checked before any download, unless --size N needs the photo
+    if not late:
+        check_downloads(args.content, args.style, args.weights, args.network)  # all that is missing, in one line
     config = configure(args, weights, len(args.style) if args.style else 1)
+    if late:
+        check_downloads(args.content, args.style, args.weights, args.network)
     check_snapshots(args, config.total_steps)
     # Snapshots go beside it, with its extension, which some formats cannot hold at this size.
     check_image_path(args.output, create=False, long_side=max(config.size))
@@ -224,8 +228,10 @@ def check_compare(args: argparse.Namespace) -> tuple[Path, TransferConfig, Weigh
     check_limits(args, COMPARE_LIMITS)
     check_spec(args.weights)
     check_inputs(args)
-    check_downloads(args.content, args.style, args.weights, args.network)
     weights = weights_described(args)
+    late = not needs_content(args)
+    if not late:
+        check_downloads(args.content, args.style, args.weights, args.network)
     config = configure(args, weights, len(args.style) if args.style else 1)
     if args.tabs and weights.network.name != "vgg19":
         raise UserError(f"--tabs runs the chapter's two tabs, which use VGG-19; --weights {args.weights} holds "
@@ -234,6 +240,8 @@ def check_compare(args: argparse.Namespace) -> tuple[Path, TransferConfig, Weigh
     if folder.exists() and not folder.is_dir():
         raise UserError(f"--report {folder} is a file; give a folder")
     check_writable(folder / "report.md", create=False)
+    if late:
+        check_downloads(args.content, args.style, args.weights, args.network)
     return folder, config, weights
 
 

@@ -39,8 +39,8 @@ class Stop:
 
     def defer(self) -> None:
         """From now on the first signal waits for the next step boundary."""
-        if self.requested is not None:  # its KeyboardInterrupt was swallowed (a weakref callback, a __del__)
-            raise KeyboardInterrupt
+        if not self.deferring and self.requested is not None:  # its KeyboardInterrupt was swallowed
+            raise KeyboardInterrupt  # (in a weakref callback or a __del__) before the run began deferring
         self.deferring = True
 
     def _handle(self, signum: int, frame: object) -> None:
