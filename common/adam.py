@@ -10,11 +10,11 @@ import numpy as np
 from .config import TransferConfig
 from .interface import StyleBackend
 from .run import Kind, Run
-from .terms import AdamState, Targets
+from .terms import AdamMoments, Targets
 
 
-def adam(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], targets: Targets,
-         config: TransferConfig, steps: int, done: int, run: Run) -> tuple[np.ndarray, Optional[AdamState]]:
+def adam(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamMoments], targets: Targets,
+         config: TransferConfig, steps: int, done: int, run: Run) -> tuple[np.ndarray, Optional[AdamMoments]]:
     """Updates ``done + 1`` to ``steps`` from image ``x`` and Adam's ``moments`` (None: a fresh
     Adam); returns the image to keep and Adam's moments with it (None when the image is from
     before the last update)."""
@@ -36,14 +36,14 @@ def adam(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], tar
             backend.clip_image()
         backend.synchronize()
         if not run.record(terms, lr, time.perf_counter() - clock, lambda slot=slot: backend.kept_image(slot),
-                          lambda step=step: (step + 1, backend.image(), backend.optimizer_state())):
+                          lambda step=step: (step + 1, backend.image(), backend.adam_moments())):
             break
     else:
         image = backend.image()
         if np.all(np.isfinite(image)):
-            return image, backend.optimizer_state()
+            return image, backend.adam_moments()
         run.end(Kind.NOT_FINITE, "the image became non-finite; saved the one before")
     if run.ending is None or run.ending.kind is Kind.INTERRUPTED:  # stopped between steps (or flat): whole
-        return backend.image(), backend.optimizer_state()
+        return backend.image(), backend.adam_moments()
     kept = run.kept()
     return (x if kept is None else kept), None

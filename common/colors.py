@@ -158,7 +158,7 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown colour mode {mode!r}; use one of {', '.join(COLOR_MODES)}.")
 
 
-def prepare_inputs(
+def recolor_inputs(
     content: np.ndarray, styles: Sequence[np.ndarray], mode: str
 ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Content and style images to feed the network for a colour ``mode`` (see COLOR_MODES).

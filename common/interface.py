@@ -15,7 +15,7 @@ for every backend, in ``backends/timing.py`` (``common.registry.timed_step``).
 What a new backend (JAX, say) writes, counted:
 
 - 18 abstract methods here: ``translate_error``, ``device``, ``synchronize``, ``extract_features``,
-  ``evaluate``, ``start``, ``optimizer_state``, ``clip_image``, ``set_learning_rate``, ``image``,
+  ``evaluate``, ``start``, ``adam_moments``, ``clip_image``, ``set_learning_rate``, ``image``,
   and the 8 on native arrays that the methods written here once are built from: ``_native``,
   ``_numpy``, ``_make_taps``, ``_forward``, ``_backward``, ``_update``, ``_floats``, ``_image_copy``;
   and the class attributes ``name``, ``framework``, ``adam_epsilon`` (``precisions`` and
@@ -47,7 +47,7 @@ from .conventions import InputConvention
 from .errors import OutOfMemory, Overflow
 from .layers import Network
 from .objective import weighted_losses
-from .terms import AdamState, LossTerms, Targets
+from .terms import AdamMoments, LossTerms, Targets
 from .weights import Weights, require
 
 __all__ = ["GpuStatus", "StyleBackend"]
@@ -188,13 +188,13 @@ class StyleBackend(ABC):
     # -- training ------------------------------------------------------------
     @abstractmethod
     def start(self, init: np.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
-              state: Optional[AdamState] = None) -> None:
+              moments: Optional[AdamMoments] = None) -> None:
         """Make ``init`` the trained parameter and create the framework's own Adam, fresh or
-        continuing from ``state`` (whose arrays have ``init``'s shape)."""
+        continuing from ``moments`` (whose arrays have ``init``'s shape)."""
 
     @abstractmethod
-    def optimizer_state(self) -> AdamState:
-        """Adam's state now, in neutral form (t = 0 and zero moments before the first update)."""
+    def adam_moments(self) -> AdamMoments:
+        """Adam's moments now, in neutral form (t = 0 and zero moments before the first update)."""
 
     @abstractmethod
     def clip_image(self) -> None:

@@ -24,7 +24,7 @@ from .conventions import InputConvention
 from .errors import BackendUnavailable
 from .interface import StyleBackend
 from .run import Kind, Run
-from .terms import AdamState, Targets
+from .terms import AdamMoments, Targets
 
 HISTORY = 10  # curvature pairs kept (SciPy's default): 2 x 10 float64 images, 65 MB at 300x450
 
@@ -43,7 +43,7 @@ def pixel_units(convention: InputConvention) -> tuple[np.ndarray, np.ndarray]:
     return high - low, low
 
 
-def lbfgs(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamState], targets: Targets,
+def lbfgs(backend: StyleBackend, x: np.ndarray, moments: Optional[AdamMoments], targets: Targets,
           config: TransferConfig, steps: int, done: int, run: Run) -> tuple[np.ndarray, None]:
     """Loss-and-gradient evaluations ``done + 1`` to ``steps`` from image ``x``; returns the
     evaluated image with the lowest loss. A resumed run restarts L-BFGS from ``x``, the best image

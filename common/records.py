@@ -7,7 +7,7 @@ from typing import Optional
 
 import numpy as np
 
-from .terms import AdamState
+from .terms import AdamMoments
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,6 @@ class Checkpoint:
     size_index: int  # 1-based size the run is at
     done: int  # Adam updates (or L-BFGS evaluations) done at that size
     image: np.ndarray  # (1, 3, H, W) in network units, after them
-    adam: Optional[AdamState]  # None for L-BFGS, whose state SciPy keeps to itself
+    moments: Optional[AdamMoments]  # None for L-BFGS, whose state SciPy keeps to itself
     records: list[StepRecord]
     elapsed: float  # seconds of the run so far

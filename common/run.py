@@ -19,10 +19,10 @@ import numpy as np
 
 from .config import Plateau
 from .records import Checkpoint, StepRecord
-from .terms import AdamState, LossTerms
+from .terms import AdamMoments, LossTerms
 
 Image = Callable[[], np.ndarray]  # an image in network units, (1, 3, H, W), fetched only when called
-Position = Callable[[], tuple[int, np.ndarray, Optional[AdamState]]]  # steps done at this size, image, Adam
+Position = Callable[[], tuple[int, np.ndarray, Optional[AdamMoments]]]  # steps done at this size, image, Adam
 
 
 class Kind(enum.Enum):
@@ -121,8 +121,8 @@ class Run:
         self.on_step(record, lambda: self._postprocess(image()))
         flat, reason = self._flat(record), self.stop_reason()
         if self.keeps_checkpoints and (reason or (self.checkpoint_every and record.step % self.checkpoint_every == 0)):
-            done, at, adam = position()
-            self.on_checkpoint(self.checkpoint(self.size.steps if flat else done, at, adam))  # flat: this size is done
+            done, at, moments = position()
+            self.on_checkpoint(self.checkpoint(self.size.steps if flat else done, at, moments))  # flat: this size is done
         if reason:
             self.interrupted(reason)
             return False
@@ -143,8 +143,8 @@ class Run:
                           f"{100 * self.plateau.fraction:g} %)")
         return True
 
-    def checkpoint(self, done: int, image: np.ndarray, adam: Optional[AdamState]) -> Checkpoint:
-        return Checkpoint(self.size.index, done, image, adam, list(self.records), self.elapsed())
+    def checkpoint(self, done: int, image: np.ndarray, moments: Optional[AdamMoments]) -> Checkpoint:
+        return Checkpoint(self.size.index, done, image, moments, list(self.records), self.elapsed())
 
     _postprocess: Callable[[np.ndarray], np.ndarray]  # the backend's, set by transfer()
 

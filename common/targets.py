@@ -34,7 +34,7 @@ def prepare_inputs(content: np.ndarray, styles: Images, size: tuple[int, int],
     """The content at ``size`` and each style at its own size, colour-prepared as configured."""
     content_k = resize_array(content, size)
     styles_k = [resize_array(s, style_size(s, size, config)) for s in as_list(styles)]
-    return colors.prepare_inputs(content_k, styles_k, config.colors)
+    return colors.recolor_inputs(content_k, styles_k, config.colors)
 
 
 def compute_targets(backend: StyleBackend, content: np.ndarray, style: Images,

@@ -45,8 +45,8 @@ class Targets:
 
 
 @dataclass(frozen=True)
-class AdamState:
-    """Adam's state for one image in neutral form: the update count t and the moving averages of
+class AdamMoments:
+    """Adam's moments for one image in neutral form: the update count t and the moving averages of
     the gradient (m) and of its square (v), both (1, 3, H, W). MXNet and PyTorch keep the same
     three quantities (MXNet's "mean"/"var", PyTorch's "exp_avg"/"exp_avg_sq"), so a state taken
     from one framework means the same in the other."""

@@ -21,8 +21,8 @@ from .lbfgs import lbfgs
 from .records import Checkpoint
 from .run import Kind, Run
 from .targets import Images, compute_targets, prepare_inputs, start_image
-from .terms import AdamState, LossTerms, Targets
-from .upsample import FILTERS, resize_nchw, resize_state
+from .terms import AdamMoments, LossTerms, Targets
+from .upsample import FILTERS, resize_nchw, resize_moments
 
 OPTIMIZERS = {"adam": adam, "lbfgs": lbfgs}  # each: (backend, x, moments, targets, config, steps, done, run)
 
@@ -37,7 +37,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
     stop end the run with the last good image, and ``run.ending`` says why."""
     run = run if run is not None else Run()
     run.planned, run.plateau, run._postprocess = config.total_steps, config.plateau, backend.postprocess
-    x, moments = (run.start.image, run.start.adam) if run.start else (None, None)
+    x, moments = (run.start.image, run.start.moments) if run.start else (None, None)
     optimize = OPTIMIZERS[config.optimizer]
     targets: Optional[Targets] = None  # those of x's size, once taken
     stepping = False  # inside an optimizer, where the last recorded step's image is the one to keep
@@ -103,11 +103,11 @@ def _end_early(run: Run, exc: BaseException, stepping: bool, x: np.ndarray) -> n
     return kept if kept is not None else x
 
 
-def _carry_up(x: np.ndarray, moments: Optional[AdamState], size: tuple[int, int],
-              config: TransferConfig) -> tuple[np.ndarray, Optional[AdamState]]:
+def _carry_up(x: np.ndarray, moments: Optional[AdamMoments], size: tuple[int, int],
+              config: TransferConfig) -> tuple[np.ndarray, Optional[AdamMoments]]:
     """The image upsampled to ``size``; Adam's moments resized with it, or dropped."""
     keep = moments is not None and config.scales.moments == "resize"
-    return resize_nchw(x, size, FILTERS[config.scales.upsample]), resize_state(moments, size) if keep else None
+    return resize_nchw(x, size, FILTERS[config.scales.upsample]), resize_moments(moments, size) if keep else None
 
 
 def _picture_loss(backend: StyleBackend, x: np.ndarray, targets: Optional[Targets], content: np.ndarray,

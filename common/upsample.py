@@ -1,4 +1,4 @@
-"""Carrying the image, and Adam's state, from one size up to the next (coarse to fine).
+"""Carrying the image, and Adam's moments, from one size up to the next (coarse to fine).
 
 The image is resized in network units, channel by channel in 32-bit float. Adam's first
 moment (a signed average gradient) is resized like the image; its second moment (an average
@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from .images import resize_array
-from .terms import AdamState
+from .terms import AdamMoments
 
 FILTERS = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR}
 
@@ -20,7 +20,7 @@ def resize_nchw(x: np.ndarray, size: tuple[int, int], resample: int = Image.BICU
     return resize_array(x[0].transpose(1, 2, 0), size, resample).transpose(2, 0, 1)[None].copy()
 
 
-def resize_state(state: AdamState, size: tuple[int, int]) -> AdamState:
-    m = resize_nchw(state.m, size)
-    v = np.maximum(resize_nchw(state.v, size, Image.BILINEAR), 0)
-    return AdamState(state.step, m, v)
+def resize_moments(moments: AdamMoments, size: tuple[int, int]) -> AdamMoments:
+    m = resize_nchw(moments.m, size)
+    v = np.maximum(resize_nchw(moments.v, size, Image.BILINEAR), 0)
+    return AdamMoments(moments.step, m, v)

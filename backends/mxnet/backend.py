@@ -14,11 +14,11 @@ from common.config import AdamSettings, LossWeights
 from common.execution import Execution
 from common.errors import BackendUnavailable
 from common.interface import StyleBackend
-from common.terms import AdamState, LossTerms, Targets
+from common.terms import AdamMoments, LossTerms, Targets
 
 from . import device as devices
 from . import errors, losses, transforms
-from .optimizer import get_state, make_trainer, prepare_update, set_learning_rate, set_state
+from .optimizer import get_moments, make_trainer, prepare_update, set_learning_rate, set_moments
 from .vgg import FeatureTaps, build_features
 
 # VGG has no dropout or batch norm, so train_mode looks irrelevant, but it is not: with oneDNN
@@ -103,7 +103,7 @@ class MXNetBackend(StyleBackend):
 
     # -- training ------------------------------------------------------------
     def start(self, init: onp.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
-              state: Optional[AdamState] = None) -> None:
+              moments: Optional[AdamMoments] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a Block).
         self._x = gluon.Parameter("synthesized_image", shape=init.shape)
         self._x.initialize(ctx=self._ctx)
@@ -112,16 +112,16 @@ class MXNetBackend(StyleBackend):
         self._adam = adam
         self._trainer = make_trainer({"synthesized_image": self._x}, adam, lr)
         self._updates = 0
-        if state is not None:
-            set_state(self._trainer, state.step, self._native(state.m), self._native(state.v))
-            self._updates = state.step
+        if moments is not None:
+            set_moments(self._trainer, moments.step, self._native(moments.m), self._native(moments.v))
+            self._updates = moments.step
 
-    def optimizer_state(self) -> AdamState:
-        step, mean, var = get_state(self._trainer)
+    def adam_moments(self) -> AdamMoments:
+        step, mean, var = get_moments(self._trainer)
         if mean is None:
             zeros = onp.zeros(self._x.shape, onp.float32)
-            return AdamState(0, zeros, zeros.copy())
-        return AdamState(step, self._numpy(mean), self._numpy(var))
+            return AdamMoments(0, zeros, zeros.copy())
+        return AdamMoments(step, self._numpy(mean), self._numpy(var))
 
     def clip_image(self) -> None:
         self._x.set_data(transforms.clip(self._x.data(), self.convention))

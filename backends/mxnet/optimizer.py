@@ -30,7 +30,7 @@ def prepare_update(trainer: gluon.Trainer, adam: AdamSettings, t: int) -> None:
         trainer.optimizer.epsilon = aligned_epsilon(adam, t)
 
 
-def get_state(trainer: gluon.Trainer) -> tuple[int, np.ndarray | None, np.ndarray | None]:
+def get_moments(trainer: gluon.Trainer) -> tuple[int, np.ndarray | None, np.ndarray | None]:
     """(t, mean, var) of the image (parameter index 0); the updater creates them at the first step."""
     updater = trainer._updaters[0]  # Gluon keeps one updater per device and exposes no public getter
     if 0 not in updater.states:
@@ -39,7 +39,7 @@ def get_state(trainer: gluon.Trainer) -> tuple[int, np.ndarray | None, np.ndarra
     return trainer._optimizer._index_update_count.get(0, 0), mean, var
 
 
-def set_state(trainer: gluon.Trainer, step: int, mean: np.ndarray, var: np.ndarray) -> None:
+def set_moments(trainer: gluon.Trainer, step: int, mean: np.ndarray, var: np.ndarray) -> None:
     # What the updater's first call would create, filled in; t drives Adam's bias corrections.
     updater = trainer._updaters[0]
     # MXNet's Adam is a legacy operator: under set_np its state must still be legacy NDArrays.

@@ -10,11 +10,11 @@ from common.config import AdamSettings, LossWeights
 
 from common.execution import Execution
 from common.interface import StyleBackend
-from common.terms import AdamState, LossTerms, Targets
+from common.terms import AdamMoments, LossTerms, Targets
 
 from . import device as devices
 from . import errors, losses, transforms
-from .optimizer import get_state, make_adam, set_learning_rate, set_state
+from .optimizer import get_moments, make_adam, set_learning_rate, set_moments
 from .vgg import FeatureTaps, build_features
 
 
@@ -91,19 +91,19 @@ class TorchBackend(StyleBackend):
 
     # -- training ------------------------------------------------------------
     def start(self, init: np.ndarray, targets: Targets, loss_weights: LossWeights, adam: AdamSettings, lr: float,
-              state: Optional[AdamState] = None) -> None:
+              moments: Optional[AdamMoments] = None) -> None:
         # The synthesized image is the only parameter (the chapter wraps it in a module).
         # In the features' layout, whatever strides ``init`` has: a reduction's summation order follows
         # the layout, so a resumed run's image must be laid out as the unbroken run's was.
         self._x = self._target(init).requires_grad_(True)
         self.use_targets(targets, loss_weights)
         self._optimizer = make_adam(self._x, adam, lr)
-        if state is not None:
-            set_state(self._optimizer, self._x, state.step, self._target(state.m), self._target(state.v))
+        if moments is not None:
+            set_moments(self._optimizer, self._x, moments.step, self._target(moments.m), self._target(moments.v))
 
-    def optimizer_state(self) -> AdamState:
-        step, m, v = get_state(self._optimizer, self._x)
-        return AdamState(step, self._numpy(m), self._numpy(v))
+    def adam_moments(self) -> AdamMoments:
+        step, m, v = get_moments(self._optimizer, self._x)
+        return AdamMoments(step, self._numpy(m), self._numpy(v))
 
     def clip_image(self) -> None:
         with torch.no_grad():  # an in-place edit of a leaf that requires grad, outside autograd

@@ -14,7 +14,7 @@ def make_adam(image: torch.Tensor, adam: AdamSettings, lr: float) -> torch.optim
     return torch.optim.Adam([image], lr=lr, betas=(adam.beta1, adam.beta2), eps=adam.eps)
 
 
-def get_state(optimizer: torch.optim.Adam, image: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
+def get_moments(optimizer: torch.optim.Adam, image: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
     """(t, exp_avg, exp_avg_sq); Adam creates them at its first step, so zeros before it."""
     state = optimizer.state.get(image)
     if not state:
@@ -22,7 +22,7 @@ def get_state(optimizer: torch.optim.Adam, image: torch.Tensor) -> tuple[int, to
     return int(state["step"]), state["exp_avg"], state["exp_avg_sq"]
 
 
-def set_state(optimizer: torch.optim.Adam, image: torch.Tensor, step: int, m: torch.Tensor, v: torch.Tensor) -> None:
+def set_moments(optimizer: torch.optim.Adam, image: torch.Tensor, step: int, m: torch.Tensor, v: torch.Tensor) -> None:
     # What Adam's first step would create, filled in ("step" is a float tensor since torch 1.12).
     optimizer.state[image] = {"step": torch.tensor(float(step)), "exp_avg": m, "exp_avg_sq": v}
 

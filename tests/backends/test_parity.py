@@ -119,11 +119,11 @@ def test_an_adam_state_means_the_same_in_both_frameworks(pair, inputs):
     init, targets = compute_targets(mx_b, *inputs, config)
     mx_b.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     mx_b.step(), mx_b.step()
-    state, image = mx_b.optimizer_state(), mx_b.image()
+    state, image = mx_b.adam_moments(), mx_b.image()
     assert state.step == 2
     moves = []
     for backend in (mx_b, torch_b):
-        backend.start(image, targets, config.loss_weights, config.adam, lr=0.1, state=state)
+        backend.start(image, targets, config.loss_weights, config.adam, lr=0.1, moments=state)
         backend.step()
         moves.append(backend.image() - image)
     assert ref.relative_error(moves[1], moves[0]) < 1e-3

@@ -11,7 +11,7 @@ from common.colors import (
     finish,
     luminance,
     match_color,
-    prepare_inputs,
+    recolor_inputs,
     rgb_to_yiq,
     yiq_to_rgb,
 )
@@ -84,7 +84,7 @@ def test_unknown_method_or_mode_raises_value_error():
     with pytest.raises(ValueError, match="unknown colour matching method"):
         match_color(STYLE, CONTENT, "lab")
     with pytest.raises(ValueError, match="unknown colour mode"):
-        prepare_inputs(CONTENT, [STYLE], "sepia")
+        recolor_inputs(CONTENT, [STYLE], "sepia")
 
 
 def test_rgb_yiq_round_trip_and_gray_luminance():
@@ -109,9 +109,9 @@ def test_combine_luminance_takes_y_from_result_and_iq_from_content():
     assert finish(result, CONTENT, "histogram") is result
 
 
-def test_prepare_inputs_luminance_gives_gray_images_with_matched_statistics():
+def test_recolor_inputs_luminance_gives_gray_images_with_matched_statistics():
     styles = [smooth_image(5, 20, 30), smooth_image(6, 44, 22)]
-    content, grays = prepare_inputs(CONTENT, styles, "luminance")
+    content, grays = recolor_inputs(CONTENT, styles, "luminance")
     assert content.shape == CONTENT.shape and [g.shape for g in grays] == [s.shape for s in styles]
     for image in [content, *grays]:
         assert np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 1], image[..., 2])
@@ -122,12 +122,12 @@ def test_prepare_inputs_luminance_gives_gray_images_with_matched_statistics():
         assert abs(gray[..., 0].std() - y_content.std()) < 1e-5
 
 
-def test_prepare_inputs_none_and_histogram():
-    content, styles = prepare_inputs(CONTENT, [STYLE], "none")
+def test_recolor_inputs_none_and_histogram():
+    content, styles = recolor_inputs(CONTENT, [STYLE], "none")
     assert content is CONTENT and styles[0] is STYLE
     # colours well inside the unit cube, so that matching clips nothing (clipping would move the statistics)
     inner, first, other = (0.25 + 0.5 * image for image in (CONTENT, STYLE, smooth_image(7, 26, 60)))
-    content, styles = prepare_inputs(inner, [first, other], "histogram")
+    content, styles = recolor_inputs(inner, [first, other], "histogram")
     assert content is inner and [s.shape for s in styles] == [first.shape, other.shape]
     mean_c, cov_c = stats(inner)
     for original, style in zip((first, other), styles):  # each style, whatever its size: the content's colours

@@ -1,5 +1,5 @@
 """The picture options on every backend: sizes and aspect ratios, several styles, coarse to fine,
-Adam's state between sizes, L-BFGS, the start image, Adam kept inside [0, 1] and colour control,
+Adam's moments between sizes, L-BFGS, the start image, Adam kept inside [0, 1] and colour control,
 against NumPy references where there is one."""
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from common.config import LossWeights, Scales, Schedule, TransferConfig
 from common.conventions import TORCHVISION
 from common.errors import ConfigError
 from common.images import resize_array
-from common.terms import AdamState
+from common.terms import AdamMoments
 from common.tools.cli.options import result_size
 from common.targets import compute_targets, prepare_inputs, start_image, style_size
 from common.transfer import transfer
-from common.upsample import resize_nchw, resize_state
+from common.upsample import resize_nchw, resize_moments
 
 from .. import reference as ref
 from ..conftest import SIZE, synthetic_image, weights
@@ -80,7 +80,7 @@ def test_upsampling_keeps_the_images_content():
 def test_a_resized_adam_state_keeps_its_step_and_a_nonnegative_second_moment():
     rng = np.random.default_rng(0)
     v = np.abs(rng.standard_normal((1, 3, 8, 8))).astype(np.float32) * (rng.random((1, 3, 8, 8)) > 0.7)
-    state = resize_state(AdamState(7, rng.standard_normal((1, 3, 8, 8)).astype(np.float32), v), (16, 16))
+    state = resize_moments(AdamMoments(7, rng.standard_normal((1, 3, 8, 8)).astype(np.float32), v), (16, 16))
     assert state.step == 7 and state.m.shape == state.v.shape == (1, 3, 16, 16)
     assert state.v.min() >= 0 and state.v.max() > 0
 
@@ -95,9 +95,9 @@ def test_adam_continues_from_a_saved_state_exactly(backend, images):
     backend.start(init, targets, config.loss_weights, config.adam, lr=0.1)
     for _ in range(2):
         backend.step()
-    state, halfway = backend.optimizer_state(), backend.image()
+    state, halfway = backend.adam_moments(), backend.image()
     assert state.step == 2 and np.abs(state.m).max() > 0 and state.v.min() >= 0
-    backend.start(halfway, targets, config.loss_weights, config.adam, lr=0.1, state=state)
+    backend.start(halfway, targets, config.loss_weights, config.adam, lr=0.1, moments=state)
     for _ in range(2):
         backend.step()
     np.testing.assert_allclose(backend.image(), straight, rtol=0, atol=1e-6)
@@ -111,7 +111,7 @@ def test_a_fresh_adam_has_a_zero_state(backend, images):
     config = TransferConfig(size=SIZE)
     init, targets = compute_targets(backend, *images, config)
     backend.start(init, targets, config.loss_weights, config.adam, lr=0.1)
-    state = backend.optimizer_state()
+    state = backend.adam_moments()
     assert state.step == 0 and not state.m.any() and not state.v.any() and state.m.shape == init.shape
 
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from common.records import Checkpoint
 from common.run import Kind, Run
-from common.terms import AdamState, LossTerms
+from common.terms import AdamMoments, LossTerms
 
 IMAGE = np.zeros((1, 3, 4, 6), np.float32)
 
@@ -40,7 +40,7 @@ def _terms(total=3.0):
 
 
 def _position(done=1):
-    return lambda: (done, IMAGE + done, AdamState(done, IMAGE, IMAGE))
+    return lambda: (done, IMAGE + done, AdamMoments(done, IMAGE, IMAGE))
 
 
 def test_a_step_is_recorded_told_and_where_the_run_is():

@@ -109,7 +109,7 @@ def test_a_finished_run_goes_on_for_more_steps_exactly_as_a_longer_run(backend_n
     finished = transfer(backend, *inputs, short, Recording()).checkpoints[-1]
     assert (finished.size_index, finished.done) == (2, 7)
     more = transfer(backend, *inputs, long, Run(finished))
-    if optimizer == "adam":  # Adam's state is in the checkpoint: the continuation is exact
+    if optimizer == "adam":  # Adam's moments is in the checkpoint: the continuation is exact
         unbroken = transfer(backend, *inputs, long)
         assert np.array_equal(more.picture, unbroken.picture) and losses(more.records) == losses(unbroken.records)
     else:  # SciPy's curvature pairs are not: it restarts from the best image with the 4 evaluations added

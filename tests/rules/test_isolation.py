@@ -195,7 +195,7 @@ TOOLS_FUNCTIONS = {"gpu_status", "free_gpu_memory_gib", "environment", "memory_p
 # What the core (transfer, Adam, L-BFGS, targets) and the tooling may call on a backend.
 CONTRACT = {"name", "framework", "adam_epsilon", "precisions", "compiles", "transforms", "losses", "network",
             "convention", "weights", "errors", "translate_error", "device", "synchronize", "preprocess", "postprocess",
-            "extract_features", "gram", "use_targets", "evaluate", "start", "optimizer_state", "clip_image", "step",
+            "extract_features", "gram", "use_targets", "evaluate", "start", "adam_moments", "clip_image", "step",
             "set_learning_rate", "image", "keep", "kept_image"}
 
 

@@ -45,8 +45,8 @@ def test_a_checkpoint_file_round_trips_exactly(backend_name, inputs, tmp_path):
     path = checkpoint.save(tmp_path / "run.ckpt", states[0], ident)  # any suffix: the file is an .npz inside
     state, saved = checkpoint.load(path)
     assert saved == ident and (state.size_index, state.done) == (2, 1)
-    assert np.array_equal(state.image, states[0].image) and state.adam.step == states[0].adam.step
-    assert np.array_equal(state.adam.m, states[0].adam.m) and np.array_equal(state.adam.v, states[0].adam.v)
+    assert np.array_equal(state.image, states[0].image) and state.moments.step == states[0].moments.step
+    assert np.array_equal(state.moments.m, states[0].moments.m) and np.array_equal(state.moments.v, states[0].moments.v)
     assert state.records == states[0].records
     assert np.array_equal(transfer(backend, *inputs, cfg, Run(state)).picture, full.picture)
 

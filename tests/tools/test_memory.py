@@ -17,7 +17,7 @@ from common.errors import UserError
 from common.images import fit_long_edge
 from common.registry import load_backend
 from common.tools.cli import memory
-from common.tools.cli.memory import TABLE, check_memory, check_run, estimate_gib, largest_fitting
+from common.tools.cli.memory import TABLE, check_memory, check_fits, estimate_gib, largest_fitting
 
 from ..conftest import require, weights
 
@@ -96,7 +96,7 @@ def test_a_larger_style_needs_more(row):
 
 @dataclass
 class FakeBackend:
-    """What check_run asks of a backend class: its name."""
+    """What check_fits asks of a backend class: its name."""
     name: str = "mxnet"
 
 
@@ -111,13 +111,13 @@ def gpu(monkeypatch):
     return state
 
 
-def test_check_run_counts_the_style_scale(monkeypatch, gpu):
+def test_check_fits_counts_the_style_scale(monkeypatch, gpu):
     """--style-scale 4 makes each style 16 times the result's pixels: its forward pass is counted."""
     monkeypatch.setattr(memory, "available_gib", lambda backend, device="cpu": None)
     content, style = np.zeros((200, 300, 3), np.float32), np.zeros((200, 300, 3), np.float32)
     # device "auto" with no usable GPU: the CPU's figures
-    plain = check_run(FakeBackend(), TransferConfig(size=(200, 300)), content, [style])
-    scaled = check_run(FakeBackend(), TransferConfig(size=(200, 300), style_scale=4.0), content, [style])
+    plain = check_fits(FakeBackend(), TransferConfig(size=(200, 300)), content, [style])
+    scaled = check_fits(FakeBackend(), TransferConfig(size=(200, 300), style_scale=4.0), content, [style])
     assert scaled == estimate_gib("mxnet", (200, 300), style_ratio=16.0) > plain
 
 
@@ -155,7 +155,7 @@ def test_on_a_gpu_the_framework_is_asked_and_the_refusal_says_the_figure_is_assu
     gpu.usable, gpu.free = True, 0.75
     assert memory.available_gib("torch", "gpu") == 0.75 and gpu.asked == ["torch"]
     with pytest.raises(UserError) as caught:
-        check_run(FakeBackend("torch"), TransferConfig(size=(1200, 1800)), np.zeros((1200, 1800, 3), np.float32),
+        check_fits(FakeBackend("torch"), TransferConfig(size=(1200, 1800)), np.zeros((1200, 1800, 3), np.float32),
                   [np.zeros((64, 64, 3), np.float32)])  # device auto: the GPU the framework can use
     message = str(caught.value)
     assert "GiB on the GPU (torch, adam, fp32; assumed" in message and "0.8 GiB is free on the GPU" in message

@@ -23,7 +23,7 @@ from common.images import to_uint8
 from common.registry import framework_tools, load_backend
 from common.transfer import transfer
 
-from ..cli.memory import check_run
+from ..cli.memory import check_fits
 from ..io.weights import load_weights
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -83,7 +83,7 @@ class PairWorker:
             return {"status": "failed", "reason": f"the worker has no network: {self.failure}", "seconds": 0.0}
         try:
             # The memory check run.py makes, on this worker's own machine, for this pair's sizes.
-            check_run(self.backend_class, config, content, [style], device=self.device, precision=self.precision,
+            check_fits(self.backend_class, config, content, [style], device=self.device, precision=self.precision,
                       max_memory=self.max_memory, size_spec=config.size)
             result = transfer(self.backend, content, style, config)
         except UserError as exc:

@@ -39,7 +39,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--save-every", type=whole, default=0, metavar="N",
                    help="also save the image every N steps beside the output (0: never)")
     p.add_argument("--checkpoint", metavar="FILE.npz",
-                   help="keep the run resumable: image, Adam's state, position and configuration, written "
+                   help="keep the run resumable: image, Adam's moments, position and configuration, written "
                         "atomically every --checkpoint-every steps and on Ctrl-C or SIGTERM")
     p.add_argument("--checkpoint-every", type=whole, default=50, metavar="N", help="steps between checkpoints")
     p.add_argument("--resume", metavar="FILE.npz",

@@ -180,7 +180,7 @@ def check_memory(backend: str, size: tuple[int, int], *, optimizer: str = "adam"
     raise UserError(f"{spell(size)} needs about {_gib(needed, limit)} GiB{gpu} ({what}), {have}: {advice}{override}")
 
 
-def check_run(backend_class: type["StyleBackend"], config: TransferConfig, content: np.ndarray,
+def check_fits(backend_class: type["StyleBackend"], config: TransferConfig, content: np.ndarray,
               styles: Sequence[np.ndarray], *, device: str = "auto", precision: str = "fp32",
               max_memory: Optional[float] = None, size_spec: Sequence[int] = ()) -> Optional[float]:
     """:func:`check_memory` for a run of ``config`` on these images with ``device`` as asked

@@ -24,7 +24,7 @@ from ..io.weights import load_weights
 from . import preflight
 from .command_run import CommandLineRun, SideFiles
 from .exits import BAD_INPUT, EXIT_STATUS, INTERRUPTED
-from .memory import check_run
+from .memory import check_fits
 from .options import execution_from
 from .phases import Phases
 from .plot import plot_losses
@@ -71,7 +71,7 @@ def stylize(args: argparse.Namespace, prog: str) -> int:
         phases.mark("weights")
     # The memory the run will need, from a model fitted to measured peaks, against what is free:
     # refused now, naming the largest size that fits, instead of killed later.
-    check_run(backend_class, config, content, styles, device=args.device, precision=args.precision,
+    check_fits(backend_class, config, content, styles, device=args.device, precision=args.precision,
               max_memory=args.max_memory, size_spec=args.size)
     ident = run_identity(args, config, backend_class.framework, content_path, style_paths, weights)
     if resume is not None:

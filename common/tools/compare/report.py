@@ -19,7 +19,7 @@ from common.registry import framework_tools, load_backend
 from common.weights import Weights
 
 from ..cli import preflight
-from ..cli.memory import check_run
+from ..cli.memory import check_fits
 from ..io.downloads import sample_image
 from ..io.pictures import check_writable, load_rgb, save_image
 from ..io.weights import load_weights
@@ -171,7 +171,7 @@ def _check_memory(backends: Backends, args, config: TransferConfig, content: np.
     size fits in the memory that is free (both are built, and each runs the same sizes)."""
     for cls in backends.classes.values():
         preflight.check_capabilities(args, cls)
-        check_run(cls, config, content, style, device=args.device, max_memory=args.max_memory, size_spec=args.size)
+        check_fits(cls, config, content, style, device=args.device, max_memory=args.max_memory, size_spec=args.size)
 
 
 def _check_d2l_weights(backends: Backends, args) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from common.config import TransferConfig
 from common.errors import UserError, one_line
 from common.records import Checkpoint, StepRecord
-from common.terms import AdamState
+from common.terms import AdamMoments
 
 from . import npz
 from .files import atomic_path
@@ -47,13 +47,13 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot keep {type(value).__name__} in a checkpoint")
 
 
-def save(path: str | os.PathLike[str], state: Checkpoint, ident: Mapping[str, Any]) -> Path:
-    meta = {"identity": dict(ident), "size_index": state.size_index, "done": state.done, "elapsed": state.elapsed,
-            "adam_step": state.adam.step if state.adam else None,
-            "records": [r.as_dict() for r in state.records]}
-    arrays = {"image": np.asarray(state.image, np.float32), "meta": np.array(json.dumps(meta))}
-    if state.adam is not None:
-        arrays.update(adam_m=np.asarray(state.adam.m, np.float32), adam_v=np.asarray(state.adam.v, np.float32))
+def save(path: str | os.PathLike[str], checkpoint: Checkpoint, ident: Mapping[str, Any]) -> Path:
+    meta = {"identity": dict(ident), "size_index": checkpoint.size_index, "done": checkpoint.done, "elapsed": checkpoint.elapsed,
+            "adam_step": checkpoint.moments.step if checkpoint.moments else None,
+            "records": [r.as_dict() for r in checkpoint.records]}
+    arrays = {"image": np.asarray(checkpoint.image, np.float32), "meta": np.array(json.dumps(meta))}
+    if checkpoint.moments is not None:
+        arrays.update(adam_m=np.asarray(checkpoint.moments.m, np.float32), adam_v=np.asarray(checkpoint.moments.v, np.float32))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:  # a file object: np.savez would append .npz to a name without it
             np.savez(f, **arrays)
@@ -89,7 +89,7 @@ def load(path: str | os.PathLike[str], config: Optional[TransferConfig] = None) 
         if not isinstance(ident, dict) or ident.get("format") != FORMAT:  # an older layout: refused by name
             raise CheckpointError(f"{path} has checkpoint format {ident.get('format') if isinstance(ident, dict) else '?'}"
                                   f"; this version reads format {FORMAT}")
-        state = _state(meta, arrays)
+        checkpoint = _checkpoint(meta, arrays)
     except CheckpointError:
         raise
     except UserError as exc:  # a header refused: the message names the file already
@@ -97,10 +97,10 @@ def load(path: str | os.PathLike[str], config: Optional[TransferConfig] = None) 
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(exc).__name__}: "
                               f"{one_line(exc)})") from None
-    problem = _problem(state, sizes, config)
+    problem = _problem(checkpoint, sizes, config)
     if problem:
         raise CheckpointError(f"checkpoint {path}: {problem}")
-    return state, ident
+    return checkpoint, ident
 
 
 def _whole(value: Any, low: int = 0) -> int:
@@ -124,48 +124,48 @@ def _record(r: Any) -> StepRecord:
     return StepRecord(**values)
 
 
-def _state(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Checkpoint:
-    adam = None
+def _checkpoint(meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Checkpoint:
+    moments = None
     if meta["adam_step"] is not None:
-        adam = AdamState(_whole(meta["adam_step"]), arrays["adam_m"], arrays["adam_v"])
+        moments = AdamMoments(_whole(meta["adam_step"]), arrays["adam_m"], arrays["adam_v"])
     if not isinstance(meta["records"], list):
         raise ValueError("its records are not a list")
-    return Checkpoint(_whole(meta["size_index"], 1), _whole(meta["done"]), arrays["image"], adam,
+    return Checkpoint(_whole(meta["size_index"], 1), _whole(meta["done"]), arrays["image"], moments,
                       [_record(r) for r in meta["records"]], _number(meta["elapsed"]))
 
 
-def _problem(state: Checkpoint, sizes: Optional[list[tuple[int, int]]], config: Optional[TransferConfig]) -> Optional[str]:
+def _problem(checkpoint: Checkpoint, sizes: Optional[list[tuple[int, int]]], config: Optional[TransferConfig]) -> Optional[str]:
     """What is wrong with a checkpoint's contents, for this run's sizes and steps when known."""
-    if not np.all(np.isfinite(state.image)):
+    if not np.all(np.isfinite(checkpoint.image)):
         return "its image holds non-finite values"
-    if state.adam is not None:
-        if state.adam.m.shape != state.image.shape or state.adam.v.shape != state.image.shape:
-            return f"Adam's moments are {state.adam.m.shape} and {state.adam.v.shape}, its image {state.image.shape}"
-        if not (np.all(np.isfinite(state.adam.m)) and np.all(np.isfinite(state.adam.v))):
+    if checkpoint.moments is not None:
+        if checkpoint.moments.m.shape != checkpoint.image.shape or checkpoint.moments.v.shape != checkpoint.image.shape:
+            return f"Adam's moments are {checkpoint.moments.m.shape} and {checkpoint.moments.v.shape}, its image {checkpoint.image.shape}"
+        if not (np.all(np.isfinite(checkpoint.moments.m)) and np.all(np.isfinite(checkpoint.moments.v))):
             return "Adam's moments hold non-finite values"
-    if [r.step for r in state.records] != list(range(1, len(state.records) + 1)):
+    if [r.step for r in checkpoint.records] != list(range(1, len(checkpoint.records) + 1)):
         return "its records are not steps 1, 2, 3, ... in order"
     if sizes is None or config is None:
         return None
-    if state.size_index > len(sizes):
-        return f"it is at size {state.size_index} of a run with {len(sizes)}"
-    if tuple(state.image.shape[2:]) != sizes[state.size_index - 1]:
-        return (f"its image is {state.image.shape[2]}x{state.image.shape[3]}; size {state.size_index} of this run "
-                f"is {sizes[state.size_index - 1][0]}x{sizes[state.size_index - 1][1]}")
-    if state.size_index < len(sizes) and state.done > config.steps_at(state.size_index):
-        return f"it has done {state.done} steps at size {state.size_index}, which has {config.steps_at(state.size_index)}"
-    before = sum(config.steps_at(i) for i in range(1, state.size_index))
+    if checkpoint.size_index > len(sizes):
+        return f"it is at size {checkpoint.size_index} of a run with {len(sizes)}"
+    if tuple(checkpoint.image.shape[2:]) != sizes[checkpoint.size_index - 1]:
+        return (f"its image is {checkpoint.image.shape[2]}x{checkpoint.image.shape[3]}; size {checkpoint.size_index} of this run "
+                f"is {sizes[checkpoint.size_index - 1][0]}x{sizes[checkpoint.size_index - 1][1]}")
+    if checkpoint.size_index < len(sizes) and checkpoint.done > config.steps_at(checkpoint.size_index):
+        return f"it has done {checkpoint.done} steps at size {checkpoint.size_index}, which has {config.steps_at(checkpoint.size_index)}"
+    before = sum(config.steps_at(i) for i in range(1, checkpoint.size_index))
     # SciPy may end a size early, and so may the plateau rule: then fewer records, never more
-    early = (config.optimizer == "lbfgs" or config.plateau.window) and len(state.records) < before + state.done
-    if len(state.records) != before + state.done and not early:
-        return f"its {len(state.records)} records do not match {state.done} steps done at size {state.size_index}"
+    early = (config.optimizer == "lbfgs" or config.plateau.window) and len(checkpoint.records) < before + checkpoint.done
+    if len(checkpoint.records) != before + checkpoint.done and not early:
+        return f"its {len(checkpoint.records)} records do not match {checkpoint.done} steps done at size {checkpoint.size_index}"
     return None
 
 
 GROWS = "config.schedule.steps"  # the one part of a run's identity that may grow on resume
 
 
-def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], state: Checkpoint, config: TransferConfig,
+def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], checkpoint: Checkpoint, config: TransferConfig,
                path: str | os.PathLike[str]) -> None:
     """Refuse, naming the first difference, a checkpoint made by another run; or one that has run
     more steps at the final size than this run asks for (more are allowed: the steps before them
@@ -174,9 +174,9 @@ def check_same(saved: Mapping[str, Any], current: Mapping[str, Any], state: Chec
         if key != GROWS:
             raise CheckpointError(f"{path} was made with {key} = {_show(was)}; this run has {_show(now)}: "
                                   f"resume with the options it was made with")
-    if state.size_index == config.scales.count and state.done > config.schedule.steps:
-        raise CheckpointError(f"{path} has run {state.done} steps at the final size, more than the "
-                              f"{config.schedule.steps} this run asks for: ask for at least {state.done}")
+    if checkpoint.size_index == config.scales.count and checkpoint.done > config.schedule.steps:
+        raise CheckpointError(f"{path} has run {checkpoint.done} steps at the final size, more than the "
+                              f"{config.schedule.steps} this run asks for: ask for at least {checkpoint.done}")
 
 
 def _differences(a: Any, b: Any, key: str = "") -> list[tuple[str, Any, Any]]:

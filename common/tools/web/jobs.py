@@ -26,7 +26,7 @@ from common.transfer import transfer
 
 from ..cli import preflight
 from ..cli.main import build_parser
-from ..cli.memory import available_gib, check_run
+from ..cli.memory import available_gib, check_fits
 from ..cli.options import execution_from, in_flags
 from ..cli.recipes import with_recipe
 from ..cli.stylize import input_paths, run_identity
@@ -191,7 +191,7 @@ class Job:
             preflight.check_capabilities(args, backend_class)
             if not weights:
                 weights = load_weights(args.weights, args.network, args.seed, args.weights_convention)
-            needed = check_run(backend_class, config, content, styles, device=args.device, precision=args.precision,
+            needed = check_fits(backend_class, config, content, styles, device=args.device, precision=args.precision,
                                size_spec=args.size)
             free = available_gib(args.backend)
             self.send({"type": "verdict", "run": self.name, "text": (
