@@ -39,7 +39,7 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
     run.planned, run.plateau, run._postprocess = config.total_steps, config.plateau, backend.postprocess
     x, moments = (run.start.image, run.start.moments) if run.start else (None, None)
     optimize = OPTIMIZERS[config.optimizer]
-    targets: Optional[Targets] = None  # those of x's size, once taken
+    targets: Optional[Targets] = None  # those of x's size, once taken (None: none fitted)
     stepping = False  # inside an optimizer, where the last recorded step's image is the one to keep
     try:
         for index, size, steps, done in _plan(config, run.start):
@@ -52,25 +52,26 @@ def transfer(backend: StyleBackend, content: np.ndarray, style: Images, config: 
                 elif done == 0:  # the image of the size before, carried up
                     x, moments = _carry_up(x, moments, size, config)
                 stepping = True
-                x, moments = optimize(backend, x, moments, targets, config, steps, done, run)
+                if done < steps:  # a resumed size may have none left
+                    x, moments = optimize(backend, x, moments, targets, config, steps, done, run)
                 stepping = False
             if run.ending is not None:
                 break
         if run.ending is None and run.stop_reason():  # asked to stop after the last step
             run.interrupted(run.stop_reason() or "")
         if run.ending is None and run.keeps_checkpoints:
-            last = config.scales.count  # also when a finished run is resumed and nothing ran
+            last = config.scales.count
             run.on_checkpoint(Checkpoint(last, config.steps_at(last), x, moments, list(run.records), run.elapsed()))
     except (KeyboardInterrupt, MemoryError, Overflow) as exc:
         if x is None:  # before any image: nothing to keep
             raise
         x = _end_early(run, exc, stepping, x)
     run.picture = backend.postprocess(x)
-    try:
-        if run.ending is None or run.ending.kind is not Kind.INTERRUPTED:  # a whole step at a large size
-            run.picture_loss = _picture_loss(backend, x, targets, content, style, config)
+    try:  # milliseconds of work after a run, or a whole step at a large size: the picture is kept
+        if targets is not None and (run.ending is None or run.ending.kind is not Kind.INTERRUPTED):
+            run.picture_loss = _picture_loss(backend, x, targets, config)
         run.picture = colors.finish(run.picture, resize_array(content, image_size(run.picture)), config.colors)
-    except KeyboardInterrupt as exc:  # milliseconds of work, but the point of the run: keep the picture
+    except KeyboardInterrupt as exc:
         _end_early(run, exc, False, x)
     run.end(Kind.FINISHED, f"all {len(run.records)} steps done")
     return run
@@ -80,8 +81,9 @@ def _plan(config: TransferConfig, start: Optional[Checkpoint]) -> Iterator[tuple
     """(size index, size, steps there, steps already done there) of every size still to run."""
     for index, size in enumerate(config.scales.sizes(config.size), start=1):
         steps, done = config.steps_at(index), start.done if start and index == start.size_index else 0
-        if start is None or (index >= start.size_index and done < steps):
-            yield index, size, steps, done
+        if start is None or index > start.size_index or (index == start.size_index and
+                                                         (done < steps or index == config.scales.count)):
+            yield index, size, steps, done  # a finished run's last size too: the picture needs its targets
 
 
 def _end_early(run: Run, exc: BaseException, stepping: bool, x: np.ndarray) -> np.ndarray:
@@ -110,18 +112,15 @@ def _carry_up(x: np.ndarray, moments: Optional[AdamMoments], size: tuple[int, in
     return resize_nchw(x, size, FILTERS[config.scales.upsample]), resize_moments(moments, size) if keep else None
 
 
-def _picture_loss(backend: StyleBackend, x: np.ndarray, targets: Optional[Targets], content: np.ndarray,
-                  style: Images, config: TransferConfig) -> Optional[LossTerms[float]]:
+def _picture_loss(backend: StyleBackend, x: np.ndarray, targets: Targets,
+                  config: TransferConfig) -> Optional[LossTerms[float]]:
     """The losses of the image as it is saved — clipped to [0, 1] — with the targets of its size:
     one more forward and backward pass, outside every step's timing; None when not finite or
     when it does not fit in memory (the picture is made: it is kept without it)."""
     try:
         with backend.errors():
-            if targets is None:  # resumed from a finished run: nothing ran, so take its size's targets
-                _, targets = compute_targets(backend, *prepare_inputs(content, style, (x.shape[2], x.shape[3]), config), config)
             backend.use_targets(targets, config.loss_weights)
             terms, _ = backend.evaluate(backend.preprocess(backend.postprocess(x)))
     except MemoryError:
         return None
     return terms if terms.finite() else None
-
