@@ -17,6 +17,7 @@ from common.config import Schedule, TransferConfig
 from common.registry import load_backend
 from backends.threads import thread_count
 from common.tools.bench.flops import step_flops
+from common.tools.bench.processes import run_child
 from common.tools.timing import time_steps
 from common.transfer import transfer
 from common.targets import compute_targets
@@ -127,3 +128,13 @@ def test_bench_bad_size_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "bench.py"), "speed", "--sizes", "300by450"],
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "HxW" in proc.stderr
+
+
+def test_run_child_gives_the_status_the_output_and_the_wall_time(capfd):
+    """The one helper every child process of the tooling is started with: stderr kept, or passed
+    through (a worker's progress reaches the user)."""
+    code = "import sys, time; time.sleep(0.2); print('out'); print('err', file=sys.stderr); sys.exit(3)"
+    child = run_child([sys.executable, "-c", code])
+    assert (child.status, child.out, child.err) == (3, "out\n", "err\n") and child.seconds >= 0.2
+    child = run_child([sys.executable, "-c", code], env={"PATH": ""}, own_stderr=True)
+    assert child.status == 3 and child.err is None and "err" in capfd.readouterr().err

@@ -9,10 +9,8 @@ where the default TV weight is 0)."""
 from __future__ import annotations
 
 import argparse
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -27,7 +25,7 @@ from common.targets import compute_targets, prepare_inputs
 from ..io.downloads import sample_image
 from ..io.pictures import load_rgb
 from ..io.weights import load_weights
-from .processes import ROOT
+from .processes import ROOT, run_child
 
 # What a user types after the common options; the first sets the bar.
 RECIPES = {
@@ -39,13 +37,10 @@ RECIPES = {
 
 def whole_run(options: list[str], output: Path) -> tuple[float, str]:
     """``run.py OPTIONS --output OUTPUT`` from start to exit: its wall time and its summary line."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run.py"), *options, "--output", str(output)],
-                          capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"run.py {' '.join(options)} failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
-    return seconds, proc.stdout.strip().splitlines()[-1]
+    child = run_child([sys.executable, str(ROOT / "scripts" / "run.py"), *options, "--output", str(output)])
+    if child.status != 0:
+        raise RuntimeError(f"run.py {' '.join(options)} failed ({child.status}): {child.err.strip()[-500:]}")
+    return child.seconds, child.out.strip().splitlines()[-1]
 
 
 def worker(name: str, size: tuple[int, int], args: argparse.Namespace, warn: Callable[[str], None]) -> dict:

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Sequence
 
 from common.registry import default_threads
 
-
-ROOT = Path(__file__).resolve().parents[3]
+from .processes import ROOT, run_child
 
 
 def _pairs(folder: Path, content: Path, style: Path, count: int) -> tuple[Path, Path]:
@@ -33,19 +30,20 @@ def _pairs(folder: Path, content: Path, style: Path, count: int) -> tuple[Path, 
 
 
 def _timed(command: Sequence[str]) -> float:
-    started = time.perf_counter()
-    proc = subprocess.run(list(command), capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])} ... failed: {proc.stderr.strip().splitlines()[-1:]}")
-    return time.perf_counter() - started
+    child = run_child(command)
+    if child.status != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} ... failed: {child.err.strip().splitlines()[-1:]}")
+    return child.seconds
 
 
 def ray_start_seconds(cpus: int) -> float:
     code = ("import time, logging, ray; t = time.perf_counter(); "
             f"ray.init(address='local', num_cpus={cpus}, include_dashboard=False, logging_level=logging.ERROR); "
             "print(time.perf_counter() - t); ray.shutdown()")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(proc.stdout.split()[-1])
+    child = run_child([sys.executable, "-c", code])
+    if child.status != 0:
+        raise RuntimeError(f"starting a local Ray failed ({child.status}): {child.err.strip()[-500:]}")
+    return float(child.out.split()[-1])
 
 
 def measure(backend: str, size: tuple[int, int], steps: int, pairs: int, tasks: Sequence[int],
