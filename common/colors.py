@@ -1,6 +1,6 @@
 """Colour control for style transfer: colour histogram matching and luminance-only transfer,
 after Gatys, Bethge, Hertzmann & Shechtman, "Preserving Color in Neural Artistic Style
-Transfer" (2016). NumPy only; images are float (H, W, 3) RGB arrays in [0, 1].
+Transfer" (2016). NumPy only; pictures are float (H, W, 3) RGB arrays in [0, 1].
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 from .config import COLOR_MODES
 MATCH_METHODS = ("pca", "cholesky", "sym")
 
-# Added to both colour covariances: a flat (single-colour) image has a singular covariance,
+# Added to both colour covariances: a flat (single-colour) picture has a singular covariance,
 # whose inverse square root or Cholesky factor would otherwise be inf/NaN. The same value as
 # the paper's notebook; it biases the matched covariance by exactly EPS * (I - A A^T), about
 # 1e-5: small beside any visible colour spread (a channel std of 0.03 is a variance of 9e-4).
@@ -31,13 +31,13 @@ RGB_TO_YIQ = np.array(
 YIQ_TO_RGB = np.linalg.inv(RGB_TO_YIQ)
 
 
-def _check_rgb(image: np.ndarray, name: str) -> None:
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"{name} must be an (height, width, 3) RGB array, got shape {image.shape}.")
+def _check_rgb(picture: np.ndarray, name: str) -> None:
+    if picture.ndim != 3 or picture.shape[2] != 3:
+        raise ValueError(f"{name} must be an (height, width, 3) RGB array, got shape {picture.shape}.")
 
 
-def _mean_cov(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pixels = image.reshape(-1, 3).astype(np.float64)
+def _mean_cov(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = picture.reshape(-1, 3).astype(np.float64)
     mean = pixels.mean(axis=0)
     centred = pixels - mean
     # Population covariance (divide by N), as in the paper's notebook; the N-1 choice would
@@ -84,10 +84,10 @@ def match_color(style: np.ndarray, content: np.ndarray, method: str = "pca") -> 
 
     PCA is the default because the paper's official notebook uses it and, like ``"sym"`` but
     unlike ``"cholesky"``, its result does not depend on the order of the R, G, B channels
-    (its A is not symmetric, though; only ``"sym"``'s is). On 200 random smooth test images
+    (its A is not symmetric, though; only ``"sym"``'s is). On 200 random smooth test pictures
     ``"sym"`` moved colours only 3.5 % less than PCA (mean squared), Cholesky 44 % more.
 
-    The images may have different sizes; the statistics are over all pixels of each. Both
+    The pictures may have different sizes; the statistics are over all pixels of each. Both
     covariances get ``EPS`` * I (1e-5) added so a flat style gives a finite (flat) result.
     Computed in float64; returned as float32 clipped to [0, 1], so where the matched colours
     would leave the unit cube the final statistics differ slightly from the content's.
@@ -104,10 +104,10 @@ def match_color(style: np.ndarray, content: np.ndarray, method: str = "pca") -> 
     return np.clip(matched, 0.0, 1.0).reshape(style.shape).astype(np.float32)
 
 
-def rgb_to_yiq(image: np.ndarray) -> np.ndarray:
+def rgb_to_yiq(picture: np.ndarray) -> np.ndarray:
     """(H, W, 3) RGB to YIQ (float32; I and Q can be negative, so not clipped)."""
-    _check_rgb(image, "image")
-    return (image.astype(np.float64) @ RGB_TO_YIQ.T).astype(np.float32)
+    _check_rgb(picture, "picture")
+    return (picture.astype(np.float64) @ RGB_TO_YIQ.T).astype(np.float32)
 
 
 def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
@@ -116,18 +116,18 @@ def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
     return np.clip(yiq.astype(np.float64) @ YIQ_TO_RGB.T, 0.0, 1.0).astype(np.float32)
 
 
-def luminance(image: np.ndarray) -> np.ndarray:
+def luminance(picture: np.ndarray) -> np.ndarray:
     """(H, W) luma Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601, the Y of YIQ)."""
-    _check_rgb(image, "image")
-    return (image.astype(np.float64) @ RGB_TO_YIQ[0]).astype(np.float32)
+    _check_rgb(picture, "picture")
+    return (picture.astype(np.float64) @ RGB_TO_YIQ[0]).astype(np.float32)
 
 
-def luminance_as_rgb(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) gray image with R = G = B = Y: what the network sees in luminance-only transfer.
+def luminance_as_rgb(picture: np.ndarray) -> np.ndarray:
+    """(H, W, 3) gray picture with R = G = B = Y: what the network sees in luminance-only transfer.
 
-    ``image`` is an (H, W, 3) RGB image, or an (H, W) luminance already computed.
+    ``picture`` is an (H, W, 3) RGB picture, or an (H, W) luminance already computed.
     """
-    y = image.astype(np.float32) if image.ndim == 2 else luminance(image)
+    y = picture.astype(np.float32) if picture.ndim == 2 else luminance(picture)
     return np.repeat(y[:, :, None], 3, axis=2)
 
 
@@ -144,8 +144,8 @@ def match_luminance(style_y: np.ndarray, content_y: np.ndarray) -> np.ndarray:
 
 
 def combine_luminance(result: np.ndarray, content: np.ndarray) -> np.ndarray:
-    """RGB image with the luminance Y of ``result`` and the chroma I, Q of ``content``
-    (same shape): the final image of luminance-only transfer."""
+    """RGB picture with the luminance Y of ``result`` and the chroma I, Q of ``content``
+    (same shape): the final picture of luminance-only transfer."""
     if result.shape != content.shape:
         raise ValueError(f"result {result.shape} and content {content.shape} must have the same shape.")
     yiq = rgb_to_yiq(content).astype(np.float64)
@@ -161,7 +161,7 @@ def _check_mode(mode: str) -> None:
 def recolor_inputs(
     content: np.ndarray, styles: Sequence[np.ndarray], mode: str
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Content and style images to feed the network for a colour ``mode`` (see COLOR_MODES).
+    """Content and style pictures to feed the network for a colour ``mode`` (see COLOR_MODES).
 
     ``"none"``: unchanged. ``"histogram"``: each style recoloured to the content's colours.
     ``"luminance"``: gray (R = G = B = Y) content, and each style's luminance matched to the
@@ -178,7 +178,7 @@ def recolor_inputs(
 
 
 def finish(result: np.ndarray, content: np.ndarray, mode: str) -> np.ndarray:
-    """The image to save: for ``"luminance"`` the result's luminance with the colours of
+    """The picture to save: for ``"luminance"`` the result's luminance with the colours of
     ``content`` (the original colour content at the result's size); otherwise ``result``."""
     _check_mode(mode)
     if mode == "luminance":

@@ -129,7 +129,7 @@ class TransferConfig:
     plateau: Plateau = field(default_factory=Plateau)
     style_scale: float = 1.0  # each style's long edge = style_scale x the content's, its aspect ratio kept
     style_fit: str = "keep"  # "stretch": each style resized to the content's height and width, as the chapter does
-    style_blend: tuple[float, ...] = ()  # one weight per style, normalised to sum 1; () = equal
+    style_blend: tuple[float, ...] = ()  # one share per style, normalised to sum 1; () = equal
     colors: str = "none"  # "luminance" or "histogram": keep the content's colours
 
     def __post_init__(self) -> None:
@@ -210,9 +210,9 @@ class TransferConfig:
         if not math.isfinite(self.style_scale) or not 0 < self.style_scale <= MAX_STYLE_SCALE:
             raise ConfigError("style_scale", f"must be in (0, {MAX_STYLE_SCALE:g}], not {self.style_scale}")
         blend = self.style_blend
-        # The sum too must be finite: blend() divides by it, and 1e308 + 1e308 would make every weight 0.
+        # The sum too must be finite: blend() divides by it, and 1e308 + 1e308 would make every share 0.
         if blend and not (all(math.isfinite(w) and w >= 0 for w in blend) and 0 < sum(blend) < math.inf):
-            raise ConfigError("style_blend", f"weights must be finite, >= 0, not all 0 and with a finite sum, "
+            raise ConfigError("style_blend", f"shares must be finite, >= 0, not all 0 and with a finite sum, "
                                              f"not {list(self.style_blend)}")
         if self.seed < 0:
             raise ConfigError("seed", f"must be a whole number >= 0, not {self.seed}")
@@ -232,11 +232,11 @@ class TransferConfig:
         return self.scales.steps * (self.scales.count - 1) + self.schedule.steps
 
     def blend(self, styles: int) -> tuple[float, ...]:
-        """The weight of each of ``styles`` style images, summing to 1."""
+        """The share of each of ``styles`` style images in the style loss, summing to 1."""
         if not self.style_blend:
             return (1.0 / styles,) * styles
         if len(self.style_blend) != styles:
-            raise ConfigError("style_blend", f"has {len(self.style_blend)} weights for {styles} style images")
+            raise ConfigError("style_blend", f"has {len(self.style_blend)} shares for {styles} style images")
         total = sum(self.style_blend)
         return tuple(w / total for w in self.style_blend)
 
@@ -250,7 +250,7 @@ class TransferConfig:
                   f"init {self.init}"] + ([f"colors {self.colors}"] if self.colors != "none" else [])
         return (f"{sizes}, {self.net.title}, content {self.net.describe(self.content_layers)}, "
                 f"style {self.net.describe(self.style_layers)}, "
-                f"weights {self.loss_weights.content:g}/{self.loss_weights.style:g}/{self.loss_weights.tv:g}, "
+                f"loss weights {self.loss_weights.content:g}/{self.loss_weights.style:g}/{self.loss_weights.tv:g}, "
                 f"{self.schedule.steps} steps, lr {self.schedule.lr:g}, " + ", ".join(extras)
                 + (f"; {self.plateau.describe()}" if self.plateau.window else ""))
 

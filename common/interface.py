@@ -1,8 +1,8 @@
 """The contract every backend fulfils: the computation, and nothing else.
 
-Only NumPy arrays and Python floats cross it. Image arrays are (height, width, 3) RGB in
-[0, 1]; network inputs and features are NCHW float32 with N = 1. A backend subclasses
-:class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
+Only NumPy arrays and Python floats cross it. A picture is (height, width, 3) RGB in [0, 1];
+an image (the network's input, in its units) and features are NCHW float32 with N = 1. A backend
+subclasses :class:`StyleBackend`; an abstract method it forgets makes instantiation fail at once.
 Capability flags (``adam_epsilon``, ``precisions``, ``compiles``) let common code ask what a
 backend does instead of checking its name.
 
@@ -135,9 +135,9 @@ class StyleBackend(ABC):
         """Wait until all queued work is done (a no-op for eager CPU frameworks)."""
 
     # -- stages --------------------------------------------------------------
-    def preprocess(self, image: np.ndarray) -> np.ndarray:
+    def preprocess(self, picture: np.ndarray) -> np.ndarray:
         """(H, W, 3) RGB in [0, 1] -> (1, 3, H, W) in the network's units (its input convention)."""
-        return self._numpy(self.transforms.preprocess(self._native(image), self.convention))
+        return self._numpy(self.transforms.preprocess(self._native(picture), self.convention))
 
     def postprocess(self, x: np.ndarray) -> np.ndarray:
         """(1, 3, H, W) in the network's units -> (H, W, 3) RGB clipped to [0, 1]."""

@@ -45,9 +45,9 @@ def compute_targets(backend: StyleBackend, content: np.ndarray, style: Images,
     content_x = backend.preprocess(content)
     content_features = backend.extract_features(content_x, config.content_layers)
     grams: dict[int, np.ndarray] = {}
-    for weight, image in zip(config.blend(len(styles)), styles):
+    for share, image in zip(config.blend(len(styles)), styles):
         for index, y in zip(config.style_layers, backend.extract_features(backend.preprocess(image), config.style_layers)):
-            gram = weight * backend.gram(y)  # one style: weight 1.0, so exactly its Gram matrix
+            gram = share * backend.gram(y)  # one style: share 1.0, so exactly its Gram matrix
             grams[index] = grams[index] + gram if index in grams else gram
     return content_x, Targets(content=dict(zip(config.content_layers, content_features)), grams=grams)
 

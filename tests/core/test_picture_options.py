@@ -52,7 +52,7 @@ def test_styles_keep_their_aspect_ratio_unless_stretched():
 def test_blend_weights_are_normalised_and_one_per_style():
     assert TransferConfig().blend(2) == (0.5, 0.5)
     assert TransferConfig(style_blend=(3.0, 1.0)).blend(2) == (0.75, 0.25)
-    with pytest.raises(ConfigError, match="2 weights for 3 style"):
+    with pytest.raises(ConfigError, match="2 shares for 3 style"):
         TransferConfig(style_blend=(3.0, 1.0)).blend(3)
 
 

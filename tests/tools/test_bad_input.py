@@ -4,6 +4,7 @@ created or downloaded, and found before any network is built. Called in-process,
 stays fast."""
 from __future__ import annotations
 
+import argparse
 import functools
 import hashlib
 import io
@@ -170,7 +171,7 @@ BAD = {
     "blend weights whose sum overflows": (["--style", "{tmp}/style.png", "{tmp}/style.png", "--style-blend", "1e308",
                                            "1e308"], "with a finite sum"),
     "blend weight nan": (["--style-blend", "nan"], "argument --style-blend"),
-    "blend weights for two styles, one style": (["--style-blend", "0.7", "0.3"], "2 weights for 1 style"),
+    "blend shares for two styles, one style": (["--style-blend", "0.7", "0.3"], "2 shares for 1 style"),
     "negative content weight": (["--content-weight", "-1"], "--content-weight must be a finite number >= 0"),
     "nan content weight": (["--content-weight", "nan"], "argument --content-weight"),
     "infinite style weight": (["--style-weight", "inf"], "argument --style-weight"),
@@ -393,7 +394,7 @@ SHARED = {
     "nan lr": (["--lr", "nan"], "--lr"),
     "negative seed": (["--seed", "-1"], "--seed"),
     "too many scales": (["--scales", "9" * 20], "use at most"),
-    "blend weights for two styles, one style": (["--style-blend", "1", "2"], "2 weights for 1 style"),
+    "blend shares for two styles, one style": (["--style-blend", "1", "2"], "2 shares for 1 style"),
     "unknown layer": (["--content-layers", "relu9_9"], "unknown layer 'relu9_9'"),
     "missing content": (["--content", "nope.jpg"], "image not found"),
     "style a folder": (["--style", "{tmp}/folder"], "is a folder"),
@@ -425,7 +426,8 @@ def test_compare_refuses_the_shared_options_in_one_line(tmp, case, capsys, monke
     (["--steps", "0"], "--steps"),
     (["--sizes", "10x10"], "at least 32"),
     (["--sizes", "wide"], "HxW"),
-    (["--backends", "jax"], "choose from"),
+    (["--backends", "jax"], "--backends must be one or more of"),
+    (["memory", "--sizes", "200x300"], "--sizes must be two different sizes or more for memory, not 200x300"),
     (["--device", "tpu"], "invalid choice"),
     (["--precision", "fp8"], "invalid choice"),
     (["quality", "--cap", "nan"], "not a finite number"),
@@ -450,6 +452,9 @@ def test_bench_refuses_bad_options_in_one_line(tmp, argv, words, capsys):
     (["speed", "--json", "{tmp}/folder"], "is a folder"),
     (["memory", "--json", "{tmp}/notes.txt/b.json"], "cannot write to folder"),
     (["quality", "--json", "{tmp}/" + "j" * 300 + ".json"], "--json: the name"),
+    (["batch", "--backends", "torch,jax"], "--backends must be one or more of"),
+    (["speed", "--backends", ","], "--backends must be one or more of"),
+    (["memory", "--sizes", "200x300", "200x300"], "--sizes must be two different sizes or more for memory"),
 ])
 def test_bench_options_are_checked_before_any_worker(tmp, argv, words):
     """preflight.check_bench: what bench.py must refuse before it starts a worker or downloads."""
@@ -458,6 +463,45 @@ def test_bench_options_are_checked_before_any_worker(tmp, argv, words):
         preflight.check_bench(args)
     for command in ("speed", "quality", "memory", "batch"):
         preflight.check_bench(BENCH.build_parser().parse_args([command]))  # the defaults pass
+
+
+WEB = {
+    "negative port": (["--port", "-1"], "--port must be a whole number from 0 to 65535 (0: any free port), not -1"),
+    "port too large": (["--port", "65536"], "--port must be a whole number from 0 to 65535 (0: any free port)"),
+    "port not whole": (["--port", "80.5"], "argument --port: '80.5' is not a whole number"),
+    "zero upload": (["--max-upload-mb", "0"], "--max-upload-mb must be a positive number of MiB, not 0.0"),
+    "negative upload": (["--max-upload-mb", "-1"], "--max-upload-mb must be a positive number of MiB"),
+    "nan upload": (["--max-upload-mb", "nan"], "argument --max-upload-mb: 'nan' is not a finite number"),
+    "zero pixels": (["--max-pixels", "0"], "--max-pixels must be a whole number >= 1, not 0"),
+    "negative pixels": (["--max-pixels", "-5"], "--max-pixels must be a whole number >= 1"),
+}
+
+
+@pytest.mark.parametrize("case", WEB, ids=list(WEB))
+def test_web_refuses_bad_numbers_in_one_line_before_it_makes_its_folder(tmp, case, capsys):
+    extra, words = WEB[case]
+    status, lines = call(script("web"), [*extra, "--folder", tmp / "runs"], capsys)
+    assert status == 2 and lines == [f"web.py: error: {words}"] or words in lines[0], lines
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("web.py: error: "), lines
+    assert not (tmp / "runs").exists()
+
+
+def _numeric(parser) -> set[str]:
+    """The options of ``parser`` (and of its commands) that take a number."""
+    found = set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found |= {flag for command in action.choices.values() for flag in _numeric(command)}
+        elif getattr(action.type, "__name__", "") in ("whole", "real"):
+            found.add(action.option_strings[0])
+    return found
+
+
+def test_bench_and_web_check_every_number_in_their_limit_table():
+    from common.tools.cli.limits import BENCH_LIMITS, WEB_LIMITS
+
+    assert _numeric(BENCH.build_parser()) == set(BENCH_LIMITS) - {"--backends"}
+    assert _numeric(script("web").build_parser()) == set(WEB_LIMITS)
 
 
 @pytest.mark.parametrize("argv", [["--steps", "0"], ["--lr", "-1"], ["--scales", "12"], ["--seed", "-1"],

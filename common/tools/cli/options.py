@@ -137,8 +137,8 @@ def add_transfer_options(p: argparse.ArgumentParser, size: tuple[int, int] = _DE
     p.add_argument("--content", help="content photo (default: the chapter's rainier.jpg, downloaded once)")
     p.add_argument("--style", nargs="+", metavar="FILE",
                    help="one or more style paintings, blended (default: the chapter's autumn-oak.jpg, downloaded once)")
-    p.add_argument("--style-blend", nargs="+", type=real, default=(), metavar="W",
-                   help="one weight per style, normalised to sum 1 (default: equal)")
+    p.add_argument("--style-blend", nargs="+", type=real, default=(), metavar="SHARE",
+                   help="one share per style in the style loss, normalised to sum 1 (default: equal)")
     p.add_argument("--style-scale", type=real, default=_DEFAULT.style_scale,
                    help="each style's long edge as a multiple of the content's; styles keep their aspect ratio")
     p.add_argument("--style-fit", choices=STYLE_FITS, default=_DEFAULT.style_fit,
