@@ -5,11 +5,12 @@
     transforms.py  preprocess / postprocess
     losses.py      content loss, Gram matrix, style loss, total variation
     optimizer.py   the framework's own Adam and its learning rate
-    pretrained.py  the framework's model-zoo weights, converted to the neutral format
     errors.py      the framework's words for a failed allocation, as common.errors.OutOfMemory
-    chapter.py     how the chapter's own tab reads and resizes an image
     backend.py     the ``common.interface.StyleBackend`` built from the above
+    tools.py       what the tooling asks besides computation: GPU status, memory peaks, reports,
+                   the model zoo's weights, the framework's weight files, the chapter's image reader
 
 This file imports neither subpackage: ``common.registry`` imports the one asked for.
-``threads.py``, framework-free, is shared by both.
+``threads.py`` (how many threads) and ``timing.py`` (a step timed stage by stage), framework-free,
+are shared by both.
 """

@@ -26,6 +26,7 @@ from common.registry import backend_names, default_threads
 
 from ..cli import preflight
 from ..cli.exits import run_main
+from ..cli.limits import named_backends
 from ..cli.options import DEVICES
 from ..cli.parsing import OneLineParser, real, whole
 
@@ -158,7 +159,7 @@ def _batch(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
 
     content, style = Path(args.content or sample_image("content")), Path(args.style or sample_image("style"))
     ray_seconds = throughput.ray_start_seconds(default_threads())
-    rows = [row for name in args.backends.split(",") for row in
+    rows = [row for name in named_backends(args.backends) for row in
             throughput.measure(name, args.size, args.steps, args.pairs, (1, 2, 4), content, style, warn)]
     print(throughput.table(rows, ray_seconds))
     return {"ray_start_seconds": ray_seconds, "rows": rows}
@@ -167,10 +168,7 @@ def _batch(args: argparse.Namespace, warn: Callable[[str], None]) -> dict:
 def _memory(args: argparse.Namespace, warn: Callable[[str], None]) -> list:
     from . import memory
 
-    sizes = args.sizes or memory.SIZES
-    if len(set(sizes)) < 2:
-        raise UserError("memory: give two --sizes at least (a slope needs two points)")
-    points = memory.measure([n.strip() for n in args.backends.split(",") if n.strip()], sizes, warn)
+    points = memory.measure(named_backends(args.backends), args.sizes or memory.SIZES, warn)
     print(memory.table_text(points))
     return points
 

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Callable, NamedTuple, Optional, Sequence
 
 from common.errors import UserError
-from common.registry import available, backend_names
+from common.registry import available
+
+from ..cli.limits import named_backends
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -40,16 +42,13 @@ def run_child(argv: Sequence[str], env: Optional[dict[str, str]] = None, own_std
 
 
 def in_processes(kind: str, args: argparse.Namespace, warn: Callable[[str], None]) -> tuple[list[dict], list[str]]:
-    """``kind``'s worker for every available backend of ``args.backends`` and every size, one
-    process each, one after the other; returns their results and why a backend was skipped."""
-    names = [n.strip() for n in args.backends.split(",") if n.strip()]
-    unknown = [n for n in names if n not in backend_names()]
-    if unknown or not names:
-        raise UserError(f"--backends {args.backends}: choose from {', '.join(backend_names())}")
+    """``kind``'s worker for every available backend of ``args.backends`` (``preflight.check_bench``
+    checked their names) and every size, one process each, one after the other; returns their
+    results and why a backend was skipped."""
     results: list[dict] = []
     skipped: list[str] = []
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    for name in names:
+    for name in named_backends(args.backends):
         ok, reason = available(name)
         if not ok:
             skipped.append(reason)

@@ -7,7 +7,7 @@ Gluon file by its framework, the one import these checks can make), and every sc
 ``check_*`` here: run.py, batch.py, compare.py and bench.py.
 
 Where each rule lives is said in ``options.py``'s docstring; the option ranges that set no field
-of the configuration are the tables below, one per script.
+of the configuration are ``limits.py``'s tables, one per script.
 
 Order matters: the options' ranges first, then the files read, then the configuration, then the
 paths written, so that a refused run creates nothing (only --log's folder is made, last: the log
@@ -32,18 +32,8 @@ from ..io.downloads import sample_image
 from ..io.offline import check_downloads
 from ..io.pictures import check_image_file, check_image_path, check_writable, picture_size  # noqa: F401 - batch asks for it here
 from ..io.weights import SOURCES, check_spec, described
-from .options import Limit, at_least, check_limits, config_from, needs_content, not_negative, positive
-
-# The range of each option that sets no field of the configuration, per script.
-_GIB = positive("number of GiB")
-RUN_LIMITS: dict[str, Limit] = {"--save-every": at_least(0, " (0: never)"), "--checkpoint-every": at_least(1),
-                                "--max-memory": _GIB}
-COMPARE_LIMITS: dict[str, Limit] = {"--timing-steps": at_least(1), "--max-memory": _GIB}
-BENCH_LIMITS: dict[str, Limit] = {"--steps": at_least(1), "--warmup": at_least(0), "--pairs": at_least(1),
-                                  "--cap": positive()}
-BATCH_LIMITS: dict[str, Limit] = {"--cpus": at_least(1), "--workers": at_least(1),
-                                  "--cpus-per-task": not_negative(), "--gpus-per-task": not_negative(),
-                                  "--max-memory": _GIB}
+from .limits import BATCH_LIMITS, BENCH_LIMITS, COMPARE_LIMITS, MEMORY_SIZES, RUN_LIMITS
+from .options import check_limits, config_from, needs_content
 
 
 def _check_names(args: argparse.Namespace, names: Iterable[str]) -> None:
@@ -112,7 +102,7 @@ def configure(args: argparse.Namespace, weights: Weights, styles: int) -> Transf
     if needs_content(args):
         content = picture_size(args.content or sample_image("content"))
     config = config_from(args, content, weights)
-    config.blend(styles)  # one weight per style
+    config.blend(styles)  # one share per style
     return config
 
 
@@ -250,6 +240,8 @@ def check_bench(args: argparse.Namespace) -> None:
     sample image downloaded."""
     _check_names(args, ("content", "style", "json", "weights"))
     check_limits(args, BENCH_LIMITS)
+    if getattr(args, "command", None) == "memory" and args.sizes:
+        MEMORY_SIZES.check("--sizes", " ".join(f"{height}x{width}" for height, width in args.sizes))
     if getattr(args, "weights", None):
         check_spec(args.weights)
     for path in filter(None, (getattr(args, "content", None), getattr(args, "style", None))):

@@ -2,7 +2,7 @@
 
 Before the first step there is nothing to keep: a signal stops the program at once
 (KeyboardInterrupt). From the first step on, the first signal asks the run to stop at the next
-step boundary (``transfer``'s ``should_stop``), where the image and Adam's moments belong
+step boundary (the command line's ``Run.stop_reason`` reads it), where the image and Adam's moments belong
 together and a checkpoint of them can be resumed exactly; a second one stops at once. The core
 never touches signals, so a program that embeds it (a Ray worker) keeps its own handlers."""
 from __future__ import annotations
@@ -48,7 +48,3 @@ class Stop:
         self.requested = self.requested or signal.Signals(signum).name
         if raise_now:
             raise KeyboardInterrupt
-
-    def should_stop(self) -> Optional[str]:
-        """The signal's name once one was noted: ``transfer``'s ``should_stop``."""
-        return self.requested

@@ -16,6 +16,8 @@ from typing import Optional, Sequence
 from common.errors import UserError, shown
 
 from ..cli.exits import BAD_INPUT, INTERRUPTED
+from ..cli.limits import WEB_LIMITS
+from ..cli.options import check_limits
 from ..cli.parsing import OneLineParser, real, whole
 
 PROG = "web.py"
@@ -38,10 +40,7 @@ def build_parser() -> OneLineParser:
 def _check(args) -> dict[str, Path]:
     from ..io.weights import check_spec
 
-    if not 0 <= args.port <= 65535:
-        raise UserError(f"--port must be a whole number from 0 to 65535, not {args.port}")
-    if args.max_upload_mb <= 0 or args.max_pixels <= 0:
-        raise UserError("--max-upload-mb and --max-pixels must be positive")
+    check_limits(args, WEB_LIMITS)
     offered = {}
     for name in args.weights_file or []:
         check_spec(name)
